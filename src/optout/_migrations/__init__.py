@@ -1,0 +1,1 @@
+"""Alembic migration scripts of optout (run through ``optout db upgrade``)."""

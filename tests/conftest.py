@@ -1,0 +1,95 @@
+"""Shared fixtures: one test matrix over every storage backend.
+
+``backend_url`` is parametrized over SQLite (a file in the test's temp dir) and a real
+PostgreSQL 15 server (a throwaway cluster started once per session by ``_postgres.py``).
+Set ``OPTOUT_TEST_POSTGRES_URL`` to use an existing server instead. Outside CI a missing
+PostgreSQL is skipped with a reason; on CI (``CI`` set) it is an error, so nothing is
+skipped there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+import optout
+from _postgres import throwaway_cluster
+from optout import _client, _db
+from optout._schema import METADATA
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a PostgreSQL database migrated to the newest schema."""
+    external = os.environ.get("OPTOUT_TEST_POSTGRES_URL", "").strip()
+    if external:
+        url = external
+        _migrate(url)
+        yield url
+        return
+    try:
+        cluster = throwaway_cluster()
+        url = cluster.__enter__()
+    except RuntimeError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL server could be started: {exc}")
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        cluster.__exit__(None, None, None)
+
+
+def _migrate(url: str) -> None:
+    engine = _db.create_engine(url)
+    try:
+        _db.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = _db.create_engine(url)
+    try:
+        names = ", ".join(t.name for t in METADATA.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database URL with an empty, current schema, for each backend in the matrix."""
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("sqlite")
+        return f"sqlite:///{folder / 'optout.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_server")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def client(backend_url: str) -> Iterator[optout.Compliance]:
+    """A client on ``backend_url`` (migrated, empty)."""
+    with optout.Compliance(backend_url, migrate=True) as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Point the default database at a temp file and forget the process-wide client."""
+    folder = tmp_path_factory.mktemp("default-db")
+    monkeypatch.setenv(_db.ENV_DATABASE_URL, f"sqlite:///{folder / 'default.sqlite3'}")
+    monkeypatch.setattr(_client, "_default", None)
+    yield
+    if _client._default is not None:
+        _client._default.close()

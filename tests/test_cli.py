@@ -1,0 +1,225 @@
+"""The ``optout`` command line, run as users run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from optout._cli import build_parser, main
+
+AT = "2026-11-24T10:00:00+01:00"
+IT = "+39 06 1234 5678"
+
+
+def run(*args: str, url: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``optout`` program in a subprocess, as a user would."""
+    env = {**os.environ, "OPTOUT_DATABASE_URL": url, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "optout", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input_text,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_acceptance_check_suppress_remove(backend_url: str) -> None:
+    first = run("check", IT, "--at", AT, "--json", url=backend_url)
+    assert first.returncode == 0, first.stderr
+    decision = json.loads(first.stdout)
+    assert decision["allowed"] is True
+    assert decision["number"] == "+390612345678"
+    assert decision["reasons"] == []
+    assert decision["next_allowed_at"] is None
+
+    added = run(
+        "suppress",
+        "add",
+        IT,
+        "--reason",
+        "customer_request",
+        "--source",
+        "agent",
+        "--actor",
+        "ann",
+        url=backend_url,
+    )
+    assert added.returncode == 0, added.stderr
+
+    denied = run("check", IT, "--at", AT, "--json", url=backend_url)
+    assert denied.returncode == 1, denied.stderr
+    data = json.loads(denied.stdout)
+    assert data["allowed"] is False
+    assert [r["code"] for r in data["reasons"]] == ["suppression.number"]
+    (proof,) = [e for e in data["evidence"] if e["kind"] == "suppression"]
+    assert proof["source"] == "agent"
+    assert proof["date"].startswith("20")
+    assert proof["detail"]["reason"] == "customer_request"
+
+    removed = run("suppress", "remove", IT, "--reason", "entered in error", url=backend_url)
+    assert removed.returncode == 0, removed.stderr
+    assert "lifted 1 entry" in removed.stdout
+    again = run("check", IT, "--at", AT, "--json", url=backend_url)
+    assert again.returncode == 0
+    assert json.loads(again.stdout)["reasons"] == []
+
+
+def test_acceptance_invalid_number(tmp_path: pathlib.Path) -> None:
+    result = run("check", "not a number", "--json", url=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["allowed"] is False
+    assert [r["code"] for r in data["reasons"]] == ["number.invalid"]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check", IT, "--at", "2026-11-24T10:00:00"], "no time zone"),
+        (["check", IT, "--at", "tomorrow"], "ISO 8601"),
+        (["check", IT, "--purpose", "spam"], "invalid choice"),
+        (["check", IT, "--country", "XX"], "unknown region"),
+        (["check", IT, "--database", "postgresql://nobody@127.0.0.1:1/none"], "database error"),
+        (["check", IT, "--database", "nonsense"], "not a database URL"),
+        (["suppress", "add", "garbage", "--reason", "r"], "not a phone number"),
+        (["suppress", "add", IT], "--reason"),
+        (["suppress", "import", "/nonexistent/file.csv"], "cannot read"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(
+    tmp_path: pathlib.Path, args: list[str], message: str
+) -> None:
+    result = run(*args, url=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert result.returncode == 2, result.stdout
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _subcommands() -> list[list[str]]:
+    return [
+        ["check"],
+        ["scrub"],
+        ["suppress", "add"],
+        ["suppress", "remove"],
+        ["suppress", "list"],
+        ["suppress", "import"],
+        ["suppress", "export"],
+        ["db", "upgrade"],
+        ["db", "status"],
+    ]
+
+
+@pytest.mark.parametrize("path", [[], *_subcommands()])
+def test_help_everywhere(path: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*path, "--help"])
+    assert info.value.code == 0
+    assert "usage: optout" in capsys.readouterr().out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("optout 0.")
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: optout" in capsys.readouterr().out
+
+
+def test_readable_output(backend_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", IT, "--at", AT, "--database", backend_url]) == 0
+    assert "ALLOWED" in capsys.readouterr().out
+    assert main(["suppress", "add", IT, "--reason", "asked", "--database", backend_url]) == 0
+    assert main(["check", IT, "--at", AT, "--database", backend_url]) == 1
+    out = capsys.readouterr().out
+    assert "DENIED" in out
+    assert "suppression.number" in out
+
+
+def test_suppress_list_import_export(
+    backend_url: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("number,reason\n06 1234 5678,asked\n06 1234 5679,asked\nbad,x\n")
+    db = ["--database", backend_url]
+    assert main(["suppress", "import", str(source), "--country", "IT", *db]) == 0
+    out = capsys.readouterr().out
+    assert "added 2, already present 0, rejected 1" in out
+    assert "line 4" in out
+    assert (
+        main(
+            [
+                "suppress",
+                "add",
+                "+1212555",
+                "--prefix",
+                "--reason",
+                "block",
+                "--scope",
+                "campaign",
+                "--scope-value",
+                "winter",
+                "--json",
+                *db,
+            ]
+        )
+        == 0
+    )
+    entry = json.loads(capsys.readouterr().out)
+    assert entry["value"] == "+1212555"
+    assert entry["scope"] == "campaign:winter"
+    assert main(["suppress", "list", "--json", *db]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["value"] for r in rows] == ["+390612345678", "+390612345679", "+1212555"]
+    assert main(["suppress", "list", "+39 06 1234 5678", "--json", *db]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    target = tmp_path / "out.csv"
+    assert main(["suppress", "export", str(target), *db]) == 0
+    assert len(target.read_text().splitlines()) == 4
+    assert (
+        main(
+            [
+                "suppress",
+                "remove",
+                "+1212555",
+                "--prefix",
+                "--reason",
+                "done",
+                "--scope",
+                "campaign",
+                "--scope-value",
+                "winter",
+                *db,
+            ]
+        )
+        == 0
+    )
+    assert "lifted 1 entry" in capsys.readouterr().out
+    assert main(["suppress", "list", "--all", "--json", *db]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[-1]["removed_at"] != ""
+
+
+def test_db_upgrade_and_status(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    assert main(["db", "status", "--database", url]) == 0
+    assert "revision: (empty)" in capsys.readouterr().out
+    assert main(["db", "upgrade", "--database", url]) == 0
+    out = capsys.readouterr().out
+    assert "revision: 0001 (newest: 0001)" in out
+
+
+def test_parser_is_buildable() -> None:
+    assert build_parser().prog == "optout"
