@@ -181,8 +181,12 @@ def make_dataset(*, entries: int, prefixes: int, queries: int, seed: int) -> Dat
             unlisted.append(candidate)
     mix = [(n, True) for n in listed[:on_list]] + [(n, False) for n in unlisted]
     rng.shuffle(mix)
-    return Dataset(numbers=numbers, prefixes=sorted(prefix_set),
-                   queries=[n for n, _ in mix], listed=[flag for _, flag in mix])
+    return Dataset(
+        numbers=numbers,
+        prefixes=sorted(prefix_set),
+        queries=[n for n, _ in mix],
+        listed=[flag for _, flag in mix],
+    )
 
 
 def entry_rows(dataset: Dataset) -> Iterator[dict[str, Any]]:
@@ -247,13 +251,22 @@ class Stats:
         def pct(p: float) -> float:
             return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] / 1_000
 
-        return cls(p50_us=pct(50), p90_us=pct(90), p99_us=pct(99),
-                   mean_us=statistics.fmean(ordered) / 1_000, calls_per_s=len(ordered) / wall_s)
+        return cls(
+            p50_us=pct(50),
+            p90_us=pct(90),
+            p99_us=pct(99),
+            mean_us=statistics.fmean(ordered) / 1_000,
+            calls_per_s=len(ordered) / wall_s,
+        )
 
     @classmethod
     def median(cls, runs: Sequence[Stats]) -> Stats:
-        return cls(**{f.name: statistics.median(getattr(r, f.name) for r in runs)
-                      for f in dataclasses.fields(cls)})
+        return cls(
+            **{
+                f.name: statistics.median(getattr(r, f.name) for r in runs)
+                for f in dataclasses.fields(cls)
+            }
+        )
 
 
 def time_calls(call: Callable[[str], object], inputs: Sequence[str]) -> tuple[Stats, list[object]]:
@@ -283,8 +296,10 @@ def lookup_sql(candidates: int, style: str) -> str:
     """The statement ``SuppressionList.matching()`` sends, for a bare DB-API driver."""
     mark = "?" if style == "qmark" else "%s"
     in_list = ", ".join([mark] * candidates)
-    return (f"SELECT {_SELECT_COLUMNS} FROM suppressions WHERE value IN ({in_list}) "
-            f"AND removed_at IS NULL AND (kind = 'prefix' OR value = {mark}) ORDER BY id")
+    return (
+        f"SELECT {_SELECT_COLUMNS} FROM suppressions WHERE value IN ({in_list}) "
+        f"AND removed_at IS NULL AND (kind = 'prefix' OR value = {mark}) ORDER BY id"
+    )
 
 
 class RawDriver:
@@ -293,8 +308,11 @@ class RawDriver:
     def __init__(self, connection: Any, style: str) -> None:
         self._conn = connection
         self._style = style
-        self._point = ("SELECT 1 FROM suppressions WHERE value = ?" if style == "qmark"
-                       else "SELECT 1 FROM suppressions WHERE value = %s")
+        self._point = (
+            "SELECT 1 FROM suppressions WHERE value = ?"
+            if style == "qmark"
+            else "SELECT 1 FROM suppressions WHERE value = %s"
+        )
         self._lookups: dict[int, str] = {}
 
     def point(self, e164: str) -> bool:
@@ -323,12 +341,25 @@ def stage_calls(client: optout.Compliance, raw: RawDriver) -> dict[str, Callable
         with engine.connect() as conn:
             return bool(matching(conn, e164))
 
-    return {"can_call": can_call, "normalize": normalize, "lookup": lookup,
-            "raw_same_query": raw.same_query, "baseline": raw.point}
+    return {
+        "can_call": can_call,
+        "normalize": normalize,
+        "lookup": lookup,
+        "raw_same_query": raw.same_query,
+        "baseline": raw.point,
+    }
 
 
-def run_backend(name: str, client: optout.Compliance, raw: RawDriver, dataset: Dataset, *,
-                warmup: int, calls: int, rounds: int) -> dict[str, Any]:
+def run_backend(
+    name: str,
+    client: optout.Compliance,
+    raw: RawDriver,
+    dataset: Dataset,
+    *,
+    warmup: int,
+    calls: int,
+    rounds: int,
+) -> dict[str, Any]:
     """Warm up, then time every stage in ``rounds`` rounds of ``calls`` fresh numbers."""
     stages = stage_calls(client, raw)
     checked = {"can_call", "lookup", "raw_same_query", "baseline"}
@@ -350,10 +381,12 @@ def run_backend(name: str, client: optout.Compliance, raw: RawDriver, dataset: D
         figures = ", ".join(f"{s} p50 {per_stage[s][-1].p50_us:.1f}" for s in STAGES)
         print(f"[{name}] round {r + 1}/{rounds} (µs): {figures}")
     return {
-        "rounds": {stage: [dataclasses.asdict(s) for s in runs]
-                   for stage, runs in per_stage.items()},
-        "median": {stage: dataclasses.asdict(Stats.median(runs))
-                   for stage, runs in per_stage.items()},
+        "rounds": {
+            stage: [dataclasses.asdict(s) for s in runs] for stage, runs in per_stage.items()
+        },
+        "median": {
+            stage: dataclasses.asdict(Stats.median(runs)) for stage, runs in per_stage.items()
+        },
     }
 
 
@@ -374,12 +407,15 @@ def bench_sqlite(workdir: pathlib.Path, dataset: Dataset, **timing: int) -> dict
     client = optout.Compliance(f"sqlite:///{path}")
     try:
         seconds = load(client.engine, dataset)
-        print(f"[sqlite] loaded {len(dataset.numbers) + len(dataset.prefixes):,} rows "
-              f"in {seconds:.1f} s ({path.stat().st_size / 2**20:.0f} MiB)")
+        print(
+            f"[sqlite] loaded {len(dataset.numbers) + len(dataset.prefixes):,} rows "
+            f"in {seconds:.1f} s ({path.stat().st_size / 2**20:.0f} MiB)"
+        )
         raw = sqlite3.connect(path, isolation_level=None)
         try:
-            result = run_backend("sqlite", client, raw=RawDriver(raw, "qmark"), dataset=dataset,
-                                 **timing)
+            result = run_backend(
+                "sqlite", client, raw=RawDriver(raw, "qmark"), dataset=dataset, **timing
+            )
         finally:
             raw.close()
     finally:
@@ -410,13 +446,16 @@ def bench_postgres(url: str, dataset: Dataset, **timing: int) -> dict[str, Any]:
         with client.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE suppressions")
             version = conn.exec_driver_sql("SHOW server_version").scalar_one()
-        print(f"[postgresql] loaded {len(dataset.numbers) + len(dataset.prefixes):,} rows "
-              f"in {seconds:.1f} s (server {version})")
+        print(
+            f"[postgresql] loaded {len(dataset.numbers) + len(dataset.prefixes):,} rows "
+            f"in {seconds:.1f} s (server {version})"
+        )
         conninfo = client.engine.url.set(drivername="postgresql")
         conninfo_text = conninfo.render_as_string(hide_password=False)
         with psycopg.connect(conninfo_text, autocommit=True) as raw:
-            result = run_backend("postgresql", client, raw=RawDriver(raw, "format"),
-                                 dataset=dataset, **timing)
+            result = run_backend(
+                "postgresql", client, raw=RawDriver(raw, "format"), dataset=dataset, **timing
+            )
     finally:
         client.close()
     result["load_seconds"] = seconds
@@ -457,34 +496,63 @@ def print_summary(results: dict[str, Any]) -> None:
     for backend, result in results["backends"].items():
         medians = result["median"]
         base = medians["baseline"]["p50_us"]
-        print(f"\n{backend}: median of {results['config']['rounds']} rounds "
-              f"x {results['config']['calls']:,} calls")
-        print(f"  {'stage':<15}{'p50 µs':>10}{'p90 µs':>10}{'p99 µs':>10}{'mean µs':>10}"
-              f"{'calls/s':>10}{'p50/base':>10}")
+        print(
+            f"\n{backend}: median of {results['config']['rounds']} rounds "
+            f"x {results['config']['calls']:,} calls"
+        )
+        print(
+            f"  {'stage':<15}{'p50 µs':>10}{'p90 µs':>10}{'p99 µs':>10}{'mean µs':>10}"
+            f"{'calls/s':>10}{'p50/base':>10}"
+        )
         for stage in STAGES:
             m = medians[stage]
-            print(f"  {stage:<15}{m['p50_us']:>10.1f}{m['p90_us']:>10.1f}{m['p99_us']:>10.1f}"
-                  f"{m['mean_us']:>10.1f}{m['calls_per_s']:>10,.0f}{m['p50_us'] / base:>10.1f}")
+            print(
+                f"  {stage:<15}{m['p50_us']:>10.1f}{m['p90_us']:>10.1f}{m['p99_us']:>10.1f}"
+                f"{m['mean_us']:>10.1f}{m['calls_per_s']:>10,.0f}{m['p50_us'] / base:>10.1f}"
+            )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--entries", type=int, default=1_000_000,
-                        help="suppressed numbers to store (default: %(default)s)")
-    parser.add_argument("--prefixes", type=int, default=1_000,
-                        help="suppressed prefixes to store (default: %(default)s)")
-    parser.add_argument("--calls", type=int, default=20_000,
-                        help="timed calls per stage and round (default: %(default)s)")
+    parser.add_argument(
+        "--entries",
+        type=int,
+        default=1_000_000,
+        help="suppressed numbers to store (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--prefixes",
+        type=int,
+        default=1_000,
+        help="suppressed prefixes to store (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=20_000,
+        help="timed calls per stage and round (default: %(default)s)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="rounds (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=2_000,
-                        help="untimed calls per stage first (default: %(default)s)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=2_000,
+        help="untimed calls per stage first (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=20261201, help="data seed")
     parser.add_argument("--json", type=pathlib.Path, metavar="PATH", help="write results here")
-    parser.add_argument("--workdir", type=pathlib.Path, metavar="DIR",
-                        help="where the SQLite file goes (kept); default: a temp dir, removed")
-    parser.add_argument("--postgres-url", metavar="URL",
-                        help="an EMPTY throwaway PostgreSQL database to use instead of "
-                             "starting a cluster (tables are created and filled)")
+    parser.add_argument(
+        "--workdir",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="where the SQLite file goes (kept); default: a temp dir, removed",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        metavar="URL",
+        help="an EMPTY throwaway PostgreSQL database to use instead of "
+        "starting a cluster (tables are created and filled)",
+    )
     parser.add_argument("--skip-postgres", action="store_true", help="benchmark SQLite only")
     args = parser.parse_args(argv)
     if min(args.entries, args.calls, args.rounds) < 1 or args.warmup < 0 or args.prefixes < 0:
@@ -499,14 +567,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     timing = {"warmup": args.warmup, "calls": args.calls, "rounds": args.rounds}
     queries = args.warmup + args.calls * args.rounds
     start = time.perf_counter()
-    dataset = make_dataset(entries=args.entries, prefixes=args.prefixes, queries=queries,
-                           seed=args.seed)
-    print(f"data: {args.entries:,} numbers, {args.prefixes:,} prefixes, {queries:,} queries "
-          f"(generated in {time.perf_counter() - start:.1f} s)")
+    dataset = make_dataset(
+        entries=args.entries, prefixes=args.prefixes, queries=queries, seed=args.seed
+    )
+    print(
+        f"data: {args.entries:,} numbers, {args.prefixes:,} prefixes, {queries:,} queries "
+        f"(generated in {time.perf_counter() - start:.1f} s)"
+    )
     results: dict[str, Any] = {
         "machine": machine,
-        "config": {**timing, "entries": args.entries, "prefixes": args.prefixes,
-                   "seed": args.seed, "query_mix": "50% listed, 50% not listed"},
+        "config": {
+            **timing,
+            "entries": args.entries,
+            "prefixes": args.prefixes,
+            "seed": args.seed,
+            "query_mix": "50% listed, 50% not listed",
+        },
         "backends": {},
     }
     workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="optout-bench-"))

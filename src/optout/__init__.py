@@ -36,7 +36,6 @@ from optout._version import __version__
 from optout._vocab import Channel, NumberType, Outcome, Purpose, Scope, Technology
 
 __all__ = [
-    "REASON_CODES",
     "AsyncCompliance",
     "Attempt",
     "CallContext",
@@ -55,6 +54,7 @@ __all__ = [
     "Outcome",
     "PhoneNumber",
     "Purpose",
+    "REASON_CODES",
     "Reason",
     "SchemaError",
     "Scope",
