@@ -110,6 +110,7 @@ class Compliance:
         elif engine.dialect.name == "sqlite":
             configure_sqlite(engine)
         self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
         self._region = normalize_region(default_region)
         if migrate is None:
             migrate = self._engine.dialect.name == "sqlite"
@@ -141,6 +142,17 @@ class Compliance:
     def upgrade(self) -> None:
         """Migrate the database schema to the newest revision."""
         upgrade(self._engine)
+
+    def _reading(self) -> sa.Connection:
+        """A connection for a decision's reads.
+
+        On PostgreSQL it runs in autocommit, which saves the ``BEGIN``/``ROLLBACK`` round
+        trips; SQLite keeps its driver settings (a pool reset would undo them otherwise).
+        """
+        conn = self._engine.connect()
+        if self._postgres:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -204,7 +216,7 @@ class Compliance:
                     source="optout.normalize",
                 )
             )
-        with translate_errors(self._engine), self._engine.connect() as conn:
+        with translate_errors(self._engine), self._reading() as conn:
             self._check_suppressions(conn, call, reasons, evidence)
         return Decision(
             allowed=not reasons,

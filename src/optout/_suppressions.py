@@ -11,6 +11,7 @@ import builtins
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import os
 import pathlib
 import re
@@ -471,11 +472,10 @@ class SuppressionList:
             last = rows[-1].id
 
     def matching(self, conn: sa.Connection, e164: str) -> builtins.list[Suppression]:
-        """Active-or-expired, non-removed entries for ``e164`` on an open connection."""
-        return [
-            _row_to_entry(r)
-            for r in conn.execute(_LOOKUP, {"candidates": prefix_candidates(e164), "number": e164})
-        ]
+        """Non-removed entries (expired ones too) matching ``e164``, on an open connection."""
+        candidates = prefix_candidates(e164)
+        params = {"number": e164, **{f"c{i}": v for i, v in enumerate(candidates)}}
+        return [_row_to_entry(r) for r in conn.execute(_lookup(len(candidates)), params)]
 
     # -- files ------------------------------------------------------------------------------
 
@@ -657,15 +657,22 @@ class SuppressionList:
         return count
 
 
-_LOOKUP = (
-    sa.select(_t)
-    .where(
-        _t.c.value.in_(sa.bindparam("candidates", expanding=True)),
-        _t.c.removed_at.is_(None),
-        sa.or_(_t.c.kind == "prefix", _t.c.value == sa.bindparam("number")),
+@functools.cache
+def _lookup(candidates: int) -> sa.Select[Any]:
+    """The lookup for a number with ``candidates`` prefixes, built once per length.
+
+    A fixed list of bind parameters (instead of an expanding ``IN``) lets SQLAlchemy reuse
+    the compiled statement on every call.
+    """
+    return (
+        sa.select(_t)
+        .where(
+            _t.c.value.in_([sa.bindparam(f"c{i}") for i in range(candidates)]),
+            _t.c.removed_at.is_(None),
+            sa.or_(_t.c.kind == "prefix", _t.c.value == sa.bindparam("number")),
+        )
+        .order_by(_t.c.id)
     )
-    .order_by(_t.c.id)
-)
 
 
 def _name(source: object) -> str:
