@@ -33,6 +33,9 @@ class Reason:
         citation: the legal citation, when the reason comes from a law or regulation.
         until: the instant the reason stops applying by itself; ``None`` when it does
             not lapse with time (a suppression without expiry, an invalid number).
+        url: where the legal source can be read, when known.
+        confidence: how well the rule's source is established: ``"primary"``,
+            ``"secondary"`` or ``"unconfirmed"`` (rules from packs only).
     """
 
     code: str
@@ -40,6 +43,8 @@ class Reason:
     source: str
     citation: str | None = None
     until: dt.datetime | None = None
+    url: str | None = None
+    confidence: str | None = None
 
     def __post_init__(self) -> None:
         if not is_known_code(self.code):
@@ -53,6 +58,8 @@ class Reason:
             "source": self.source,
             "citation": self.citation,
             "until": _iso(self.until),
+            "url": self.url,
+            "confidence": self.confidence,
         }
 
 

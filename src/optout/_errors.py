@@ -18,6 +18,7 @@ __all__ = [
     "NaiveDatetimeError",
     "NotFoundError",
     "OptoutError",
+    "PackError",
     "SchemaError",
 ]
 
@@ -44,6 +45,13 @@ class InvalidNumberError(OptoutError, ValueError):
     def __init__(self, message: str, *, raw: object = None) -> None:
         super().__init__(message)
         self.raw = raw
+
+
+class PackError(ConfigurationError):
+    """A rule pack or policy file is not valid.
+
+    The message names the file, the rule (by id and position) and what is wrong.
+    """
 
 
 class DatabaseError(OptoutError):

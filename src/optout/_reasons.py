@@ -19,6 +19,18 @@ REASON_CODES: Final = MappingProxyType(
         "number.extension": "The number has an extension; the line cannot be cleared alone.",
         "suppression.number": "The number is on one of the company's own suppression lists.",
         "suppression.prefix": "The number falls in a suppressed prefix block (area code or range).",
+        "window.outside_hours": "Outside the calling hours in the callee's local time.",
+        "window.day_banned": "No calls on this day of the week in the callee's local time.",
+        "window.holiday": "A public holiday on which calls are banned in the callee's location.",
+        "blackout.declared": "A declared no-call day (state of emergency, declared holiday).",
+        "cap.reached": "Too many attempts in a rolling period for this scope.",
+        "cooldown.active": "Too soon after an attempt whose outcome starts a cool-down.",
+        "consent.missing": "The call needs a consent (or relationship) and none is on record.",
+        "consent.revoked": "The consent the call needs was revoked.",
+        "consent.expired": "The consent the call needs has expired or is too old.",
+        "consent.voided_by_registry": "A registry registration voided the consents given before.",
+        "abandonment.rate_exceeded": "The campaign's abandoned-call rate is over the limit.",
+        "location.unknown_time_zone": "The callee's time zone is unknown: hours cannot be checked.",
     }
 )
 

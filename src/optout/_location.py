@@ -1,0 +1,413 @@
+"""Where is the callee? Country, candidate subdivisions and candidate time zones.
+
+The number gives the country, and for some countries the state or province (the area code:
+Florida, Oklahoma and Connecticut presume an in-state area code means an in-state resident).
+Hints from the caller (``state``, ``postal_code``, ``time_zone``) narrow the time zones.
+Subdivisions only ever accumulate: an area-code state and a hinted state both apply, which
+is the strict reading when the two disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.resources
+import re
+import zoneinfo
+
+from phonenumbers import geocoder
+
+from optout._errors import ConfigurationError
+from optout._numbers import PhoneNumber
+
+__all__ = ["Location", "country_zones", "locate"]
+
+US_STATES = {
+    "Alabama": "AL",
+    "Alaska": "AK",
+    "Arizona": "AZ",
+    "Arkansas": "AR",
+    "California": "CA",
+    "Colorado": "CO",
+    "Connecticut": "CT",
+    "Delaware": "DE",
+    "District of Columbia": "DC",
+    "Washington D.C.": "DC",
+    "Florida": "FL",
+    "Georgia": "GA",
+    "Hawaii": "HI",
+    "Idaho": "ID",
+    "Illinois": "IL",
+    "Indiana": "IN",
+    "Iowa": "IA",
+    "Kansas": "KS",
+    "Kentucky": "KY",
+    "Louisiana": "LA",
+    "Maine": "ME",
+    "Maryland": "MD",
+    "Massachusetts": "MA",
+    "Michigan": "MI",
+    "Minnesota": "MN",
+    "Mississippi": "MS",
+    "Missouri": "MO",
+    "Montana": "MT",
+    "Nebraska": "NE",
+    "Nevada": "NV",
+    "New Hampshire": "NH",
+    "New Jersey": "NJ",
+    "New Mexico": "NM",
+    "New York": "NY",
+    "North Carolina": "NC",
+    "North Dakota": "ND",
+    "Ohio": "OH",
+    "Oklahoma": "OK",
+    "Oregon": "OR",
+    "Pennsylvania": "PA",
+    "Rhode Island": "RI",
+    "South Carolina": "SC",
+    "South Dakota": "SD",
+    "Tennessee": "TN",
+    "Texas": "TX",
+    "Utah": "UT",
+    "Vermont": "VT",
+    "Virginia": "VA",
+    "Washington": "WA",
+    "West Virginia": "WV",
+    "Wisconsin": "WI",
+    "Wyoming": "WY",
+}
+CA_PROVINCES = {
+    "Alberta": "AB",
+    "British Columbia": "BC",
+    "Manitoba": "MB",
+    "New Brunswick": "NB",
+    "Newfoundland and Labrador": "NL",
+    "Newfoundland": "NL",
+    "Nova Scotia": "NS",
+    "Northwest Territories": "NT",
+    "Nunavut": "NU",
+    "Ontario": "ON",
+    "Prince Edward Island": "PE",
+    "Quebec": "QC",
+    "Saskatchewan": "SK",
+    "Yukon": "YT",
+    "Yukon Territory": "YT",
+}
+# Brazilian DDD (the two-digit area code) to state.
+_BR_DDD: dict[str, str] = {}
+for _state, _codes in {
+    "SP": "11 12 13 14 15 16 17 18 19",
+    "RJ": "21 22 24",
+    "ES": "27 28",
+    "MG": "31 32 33 34 35 37 38",
+    "PR": "41 42 43 44 45 46",
+    "SC": "47 48 49",
+    "RS": "51 53 54 55",
+    "DF": "61",
+    "GO": "62 64",
+    "TO": "63",
+    "MT": "65 66",
+    "MS": "67",
+    "AC": "68",
+    "RO": "69",
+    "BA": "71 73 74 75 77",
+    "SE": "79",
+    "PE": "81 87",
+    "AL": "82",
+    "PB": "83",
+    "RN": "84",
+    "CE": "85 88",
+    "PI": "86 89",
+    "PA": "91 93 94",
+    "AM": "92 97",
+    "RR": "95",
+    "AP": "96",
+    "MA": "98 99",
+}.items():
+    for _code in _codes.split():
+        _BR_DDD[_code] = _state
+
+# US ZIP code prefixes (first three digits) to state, as inclusive ranges.
+_ZIP3 = (
+    (10, 27, "MA"),
+    (28, 29, "RI"),
+    (30, 38, "NH"),
+    (39, 49, "ME"),
+    (50, 54, "VT"),
+    (55, 55, "MA"),
+    (56, 59, "VT"),
+    (60, 69, "CT"),
+    (70, 89, "NJ"),
+    (100, 149, "NY"),
+    (150, 196, "PA"),
+    (197, 199, "DE"),
+    (200, 205, "DC"),
+    (206, 219, "MD"),
+    (220, 246, "VA"),
+    (247, 268, "WV"),
+    (270, 289, "NC"),
+    (290, 299, "SC"),
+    (300, 319, "GA"),
+    (320, 339, "FL"),
+    (341, 349, "FL"),
+    (350, 369, "AL"),
+    (370, 385, "TN"),
+    (386, 397, "MS"),
+    (398, 399, "GA"),
+    (400, 427, "KY"),
+    (430, 459, "OH"),
+    (460, 479, "IN"),
+    (480, 499, "MI"),
+    (500, 528, "IA"),
+    (530, 549, "WI"),
+    (550, 567, "MN"),
+    (570, 577, "SD"),
+    (580, 588, "ND"),
+    (590, 599, "MT"),
+    (600, 629, "IL"),
+    (630, 658, "MO"),
+    (660, 679, "KS"),
+    (680, 693, "NE"),
+    (700, 715, "LA"),
+    (716, 729, "AR"),
+    (730, 749, "OK"),
+    (750, 799, "TX"),
+    (800, 816, "CO"),
+    (820, 831, "WY"),
+    (832, 838, "ID"),
+    (840, 847, "UT"),
+    (850, 865, "AZ"),
+    (870, 884, "NM"),
+    (885, 885, "TX"),
+    (889, 898, "NV"),
+    (900, 961, "CA"),
+    (967, 968, "HI"),
+    (970, 979, "OR"),
+    (980, 994, "WA"),
+    (995, 999, "AK"),
+)
+# Canadian postal codes: the first letter gives the province (X is NT or NU).
+_CA_POSTAL = {
+    "A": "NL",
+    "B": "NS",
+    "C": "PE",
+    "E": "NB",
+    "G": "QC",
+    "H": "QC",
+    "J": "QC",
+    "K": "ON",
+    "L": "ON",
+    "M": "ON",
+    "N": "ON",
+    "P": "ON",
+    "R": "MB",
+    "S": "SK",
+    "T": "AB",
+    "V": "BC",
+    "Y": "YT",
+}
+
+_A = "America/"
+# The IANA zones each subdivision spans (used to narrow a number's candidate zones).
+SUBDIVISION_ZONES: dict[str, tuple[str, ...]] = {
+    "US-AL": (_A + "Chicago",),
+    "US-AK": (
+        _A + "Anchorage",
+        _A + "Juneau",
+        _A + "Nome",
+        _A + "Sitka",
+        _A + "Yakutat",
+        _A + "Adak",
+    ),
+    "US-AZ": (_A + "Phoenix", _A + "Denver"),
+    "US-AR": (_A + "Chicago",),
+    "US-CA": (_A + "Los_Angeles",),
+    "US-CO": (_A + "Denver",),
+    "US-CT": (_A + "New_York",),
+    "US-DE": (_A + "New_York",),
+    "US-DC": (_A + "New_York",),
+    "US-FL": (_A + "New_York", _A + "Chicago"),
+    "US-GA": (_A + "New_York",),
+    "US-HI": ("Pacific/Honolulu",),
+    "US-ID": (_A + "Boise", _A + "Los_Angeles"),
+    "US-IL": (_A + "Chicago",),
+    "US-IN": (_A + "Indiana/Indianapolis", _A + "Chicago"),
+    "US-IA": (_A + "Chicago",),
+    "US-KS": (_A + "Chicago", _A + "Denver"),
+    "US-KY": (_A + "New_York", _A + "Chicago"),
+    "US-LA": (_A + "Chicago",),
+    "US-ME": (_A + "New_York",),
+    "US-MD": (_A + "New_York",),
+    "US-MA": (_A + "New_York",),
+    "US-MI": (_A + "Detroit", _A + "Chicago"),
+    "US-MN": (_A + "Chicago",),
+    "US-MS": (_A + "Chicago",),
+    "US-MO": (_A + "Chicago",),
+    "US-MT": (_A + "Denver",),
+    "US-NE": (_A + "Chicago", _A + "Denver"),
+    "US-NV": (_A + "Los_Angeles", _A + "Denver"),
+    "US-NH": (_A + "New_York",),
+    "US-NJ": (_A + "New_York",),
+    "US-NM": (_A + "Denver",),
+    "US-NY": (_A + "New_York",),
+    "US-NC": (_A + "New_York",),
+    "US-ND": (_A + "Chicago", _A + "Denver"),
+    "US-OH": (_A + "New_York",),
+    "US-OK": (_A + "Chicago",),
+    "US-OR": (_A + "Los_Angeles", _A + "Boise"),
+    "US-PA": (_A + "New_York",),
+    "US-RI": (_A + "New_York",),
+    "US-SC": (_A + "New_York",),
+    "US-SD": (_A + "Chicago", _A + "Denver"),
+    "US-TN": (_A + "Chicago", _A + "New_York"),
+    "US-TX": (_A + "Chicago", _A + "Denver"),
+    "US-UT": (_A + "Denver",),
+    "US-VT": (_A + "New_York",),
+    "US-VA": (_A + "New_York",),
+    "US-WA": (_A + "Los_Angeles",),
+    "US-WV": (_A + "New_York",),
+    "US-WI": (_A + "Chicago",),
+    "US-WY": (_A + "Denver",),
+    "CA-AB": (_A + "Edmonton",),
+    "CA-BC": (_A + "Vancouver", _A + "Edmonton"),
+    "CA-MB": (_A + "Winnipeg",),
+    "CA-NB": (_A + "Moncton",),
+    "CA-NL": (_A + "St_Johns", _A + "Goose_Bay"),
+    "CA-NS": (_A + "Halifax",),
+    "CA-NT": (_A + "Yellowknife",),
+    "CA-NU": (_A + "Iqaluit", _A + "Rankin_Inlet"),
+    "CA-ON": (_A + "Toronto", _A + "Winnipeg"),
+    "CA-PE": (_A + "Halifax",),
+    "CA-QC": (_A + "Toronto", _A + "Halifax"),
+    "CA-SK": (_A + "Regina", _A + "Edmonton"),
+    "CA-YT": (_A + "Whitehorse",),
+    "AU-NSW": ("Australia/Sydney", "Australia/Broken_Hill"),
+    "AU-ACT": ("Australia/Sydney",),
+    "AU-VIC": ("Australia/Melbourne",),
+    "AU-QLD": ("Australia/Brisbane",),
+    "AU-SA": ("Australia/Adelaide",),
+    "AU-WA": ("Australia/Perth", "Australia/Eucla"),
+    "AU-TAS": ("Australia/Hobart",),
+    "AU-NT": ("Australia/Darwin",),
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Location:
+    """Where the callee may be.
+
+    Attributes:
+        country: ISO region of the number (``None`` for non-geographic numbers).
+        subdivisions: candidate states or provinces (ISO 3166-2 suffixes such as ``"FL"``);
+            empty when none could be determined.
+        zones: candidate IANA time zones; every one must allow a call.
+        basis: how the zones were found (``"number"``, ``"hint:time_zone"``, ...).
+    """
+
+    country: str | None
+    subdivisions: frozenset[str]
+    zones: frozenset[str]
+    basis: str
+
+
+def _from_number(phone: PhoneNumber) -> set[str]:
+    if phone.region in ("US", "CA"):
+        text = _describe(phone.e164)
+        names = US_STATES if phone.region == "US" else CA_PROVINCES
+        if text in names:
+            return {names[text]}
+        m = re.search(r",\s*([A-Z]{2})$", text)
+        if m and m.group(1) in names.values():
+            return {m.group(1)}
+        return set()
+    if phone.region == "BR":
+        state = _BR_DDD.get(phone.e164[3:5])
+        return {state} if state else set()
+    return set()
+
+
+@functools.lru_cache(maxsize=8192)
+def _describe(e164: str) -> str:
+    import phonenumbers  # noqa: PLC0415 - already imported by _numbers
+
+    return str(geocoder.description_for_number(phonenumbers.parse(e164), "en"))
+
+
+def _state_from_postal(country: str | None, postal: str) -> str:
+    text = postal.strip().upper()
+    if country == "US" and re.fullmatch(r"\d{5}(-\d{4})?", text):
+        prefix = int(text[:3])
+        for first, last, state in _ZIP3:
+            if first <= prefix <= last:
+                return state
+        raise ConfigurationError(f"ZIP code {postal!r} is not in a US state's range")
+    if country == "CA" and re.fullmatch(r"[A-Z]\d[A-Z] ?\d[A-Z]\d", text):
+        province = _CA_POSTAL.get(text[0])
+        if province:
+            return province
+    raise ConfigurationError(
+        f"cannot place postal code {postal!r} for country {country or 'unknown'}; "
+        "pass state= instead"
+    )
+
+
+def locate(
+    phone: PhoneNumber,
+    *,
+    state: str | None = None,
+    postal_code: str | None = None,
+    time_zone: str | None = None,
+) -> Location:
+    """Resolve where the callee may be, from the number and the caller's hints.
+
+    Raises:
+        ConfigurationError: a hint that cannot be used (unknown zone, unplaceable postal code).
+    """
+    subdivisions = _from_number(phone)
+    hinted: set[str] = set()
+    if state is not None:
+        hinted.add(_check_state(state))
+    if postal_code is not None:
+        hinted.add(_state_from_postal(phone.region, postal_code))
+    subdivisions |= hinted
+    if time_zone is not None:
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigurationError(f"unknown time zone {time_zone!r}") from None
+        return Location(
+            phone.region, frozenset(subdivisions), frozenset({time_zone}), "hint:time_zone"
+        )
+    zones = set(phone.time_zones)
+    if phone.region and zones - set(country_zones(phone.region)):
+        # libphonenumber gives a US toll-free number every NANP zone, Caribbean ones too.
+        zones = (zones & set(country_zones(phone.region))) or zones
+    basis = "number"
+    if hinted and phone.region:
+        spans = set().union(*(SUBDIVISION_ZONES.get(f"{phone.region}-{s}", ()) for s in hinted))
+        if spans:
+            zones = (zones & spans) or spans
+            basis = "hint:state"
+    if not zones and phone.region:
+        zones = set(country_zones(phone.region))
+        basis = "country"
+    return Location(phone.region, frozenset(subdivisions), frozenset(zones), basis)
+
+
+def _check_state(state: object) -> str:
+    if not isinstance(state, str) or not re.fullmatch(r"[A-Za-z0-9]{1,3}", state.strip()):
+        raise ConfigurationError(f"state must be a subdivision code such as 'FL', got {state!r}")
+    return state.strip().upper()
+
+
+@functools.cache
+def country_zones(country: str) -> tuple[str, ...]:
+    """Every IANA zone of a country, from the ``tzdata`` package's ``zone.tab``."""
+    text = (importlib.resources.files("tzdata") / "zoneinfo" / "zone.tab").read_text()
+    zones = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            parts = line.split("\t")
+            if parts[0] == country:
+                zones.append(parts[2])
+    return tuple(sorted(zones))

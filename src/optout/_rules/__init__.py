@@ -1,0 +1,1 @@
+"""The rules engine: jurisdiction packs as data, evaluated at an instant (private)."""

@@ -1,0 +1,501 @@
+"""Evaluating rules at an instant, and finding the next instant every rule allows.
+
+Each rule answers two questions about a call, given facts that do not change (history,
+consents, registrations): does it deny the call at instant ``t``, and if so, what is the
+earliest instant after ``t`` at which it alone would allow it (``None``: never by itself)?
+:func:`next_allowed_at` then jumps to the latest of those instants and asks again, until
+every rule allows at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable, Sequence
+
+from optout._decision import Reason
+from optout._rules._calendar import HolidayCalendar, first_instant_at, zone
+from optout._rules._model import (
+    CONNECTED_OUTCOMES,
+    CONVERSATION_OUTCOMES,
+    AbandonmentRule,
+    BlackoutRule,
+    CapRule,
+    ConsentKind,
+    ConsentRule,
+    CooldownRule,
+    CountedAttempts,
+    Rule,
+    ScopeKey,
+    TimeRange,
+    WindowRule,
+)
+from optout._vocab import Channel, NumberType, Outcome, Purpose, Technology
+
+__all__ = ["AttemptFact", "BoundRule", "ConsentFact", "Situation", "evaluate", "next_allowed_at"]
+
+#: How far ahead the search for an allowed instant looks before calling a denial permanent.
+HORIZON = dt.timedelta(days=400)
+_FULL_DAY = (TimeRange(start=0, end=1440),)
+_DAY = dt.timedelta(days=1)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AttemptFact:
+    """A past (or in-flight, ``outcome=None``) attempt, as the rules see it."""
+
+    at: dt.datetime
+    outcome: Outcome | None
+    number: str
+    purpose: Purpose
+    person: str | None = None
+    debt: str | None = None
+    campaign: str | None = None
+    brand: str | None = None
+    subject: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConsentFact:
+    """A consent or relationship record, as the rules see it."""
+
+    id: str
+    kind: ConsentKind
+    given_at: dt.datetime
+    purposes: frozenset[Purpose] | None = None  # None: every purpose
+    channels: frozenset[Channel] | None = None  # None: every channel
+    brand: str | None = None  # None: the whole company
+    revoked_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Situation:
+    """Everything the rules need to know about one call."""
+
+    number: str
+    number_type: NumberType
+    purpose: Purpose
+    channel: Channel
+    technology: Technology
+    zones: tuple[zoneinfo.ZoneInfo, ...]
+    campaign: str | None = None
+    brand: str | None = None
+    person: str | None = None
+    debt: str | None = None
+    subject: str | None = None
+    attempts: tuple[AttemptFact, ...] = ()
+    consents: tuple[ConsentFact, ...] = ()
+    registrations: tuple[tuple[str, dt.datetime], ...] = ()  # (registry, registered_at)
+    #: Campaign abandonment counts: (period in seconds, abandoned, answered live).
+    abandonment: tuple[tuple[int, int, int], ...] = ()
+
+    def registered(self, registry: str) -> dt.datetime | None:
+        for name, since in self.registrations:
+            if name == registry:
+                return since
+        return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BoundRule:
+    """A rule with the pack (or policy) it comes from and its holiday calendar."""
+
+    source: str  # "US-FL" or "policy:acme"
+    rule: Rule
+    calendar: HolidayCalendar | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.source}:{self.rule.id}"
+
+
+def _local_days(at: dt.datetime, zones: Sequence[zoneinfo.ZoneInfo]) -> set[dt.date]:
+    return {at.astimezone(z).date() for z in zones} or {at.astimezone(dt.UTC).date()}
+
+
+def applies(bound: BoundRule, s: Situation, at: dt.datetime) -> bool:
+    """Whether the rule covers this call at all (purpose, channel, dates, consent lifts)."""
+    rule = bound.rule
+    if (
+        s.purpose not in rule.purposes
+        or s.channel not in rule.channels
+        or s.technology not in rule.technologies
+        or s.number_type not in rule.number_types
+    ):
+        return False
+    if not any(rule.in_force(day) for day in _local_days(at, s.zones)):
+        return False
+    if rule.lifted_by_consent:
+        lift = _valid_consents(s, at, rule.lifted_by_consent, {}, None, None)
+        if lift:
+            return False
+    return True
+
+
+# -- calendar rules (windows and blackouts) -------------------------------------------------
+
+
+def _day_ranges(bound: BoundRule, day: dt.date) -> tuple[tuple[TimeRange, ...], str]:
+    """The allowed ranges on a local date and a word for the kind of day."""
+    rule = bound.rule
+    if not rule.in_force(day):
+        return _FULL_DAY, "ordinary"
+    if isinstance(rule, BlackoutRule):
+        banned = day in rule.dates or any(a <= day <= b for a, b in rule.ranges)
+        return ((), "blackout") if banned else (_FULL_DAY, "ordinary")
+    assert isinstance(rule, WindowRule)
+    schedule = rule.schedule
+    ranges = schedule.weekdays[day.weekday()]
+    kind = "ordinary" if ranges else "banned_day"
+    calendar = bound.calendar
+    if calendar is not None and schedule.holiday is not None and calendar.is_holiday(day):
+        ranges, kind = _intersect(ranges, schedule.holiday), "holiday"
+    if (
+        calendar is not None
+        and schedule.pre_holiday is not None
+        and calendar.is_holiday(day + _DAY)
+        and kind != "holiday"
+    ):
+        ranges = _intersect(ranges, schedule.pre_holiday)
+        kind = "pre_holiday" if ranges or kind == "ordinary" else kind
+    return ranges, kind
+
+
+def _intersect(a: tuple[TimeRange, ...], b: tuple[TimeRange, ...]) -> tuple[TimeRange, ...]:
+    out: list[TimeRange] = []
+    for x in a:
+        for y in b:
+            start, end = max(x.start, y.start), min(x.end, y.end)
+            if start < end:
+                out.append(TimeRange(start=start, end=end))
+    return tuple(sorted(out, key=lambda r: r.start))
+
+
+def _open_in_zone(bound: BoundRule, at: dt.datetime, tz: zoneinfo.ZoneInfo) -> bool:
+    local = at.astimezone(tz)
+    ranges, _ = _day_ranges(bound, local.date())
+    second = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+    return any(r.start * 60 <= second < r.end * 60 for r in ranges)
+
+
+def _next_open_in_zone(
+    bound: BoundRule, at: dt.datetime, tz: zoneinfo.ZoneInfo
+) -> dt.datetime | None:
+    day = at.astimezone(tz).date() - _DAY  # a window of the previous day may still be open
+    last = day + HORIZON
+    while day <= last:
+        ranges, _ = _day_ranges(bound, day)
+        for r in ranges:
+            start = first_instant_at(day, r.start, tz)
+            end = first_instant_at(day, r.end, tz)
+            candidate = max(start, at)
+            if candidate < end and _open_in_zone(bound, candidate, tz):
+                return candidate
+        day += _DAY
+    return None
+
+
+def _calendar_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
+    if not s.zones:
+        # Without a time zone no local time can be checked: fail closed.
+        return _reason(
+            bound,
+            "location.unknown_time_zone",
+            f"the callee's time zone is unknown, so local calling hours cannot be "
+            f"checked: {bound.rule.title}",
+            None,
+        )
+    closed = [tz for tz in s.zones if not _open_in_zone(bound, at, tz)]
+    if not closed:
+        return None
+    tz = closed[0]
+    local = at.astimezone(tz)
+    ranges, kind = _day_ranges(bound, local.date())
+    until = _next_open_all(bound, s.zones, at)
+    where = f"{local:%a %Y-%m-%d %H:%M} in {tz.key}"
+    rule = bound.rule
+    if kind == "blackout":
+        code, message = "blackout.declared", f"{where} is a declared no-call day"
+    elif kind == "holiday":
+        name = bound.calendar.name(local.date()) if bound.calendar else None
+        code, message = "window.holiday", f"{where} is a public holiday ({name})"
+    elif kind == "banned_day":
+        code, message = "window.day_banned", f"{where}: no calls on {local:%A}s"
+    else:
+        allowed = ", ".join(str(r) for r in ranges) or "none"
+        extra = " (eve of a public holiday)" if kind == "pre_holiday" else ""
+        code = "window.outside_hours"
+        message = f"{where} is outside the calling hours {allowed}{extra}"
+    return _reason(bound, code, f"{message}: {rule.title}", until)
+
+
+def _next_open_all(
+    bound: BoundRule, zones: Sequence[zoneinfo.ZoneInfo], at: dt.datetime
+) -> dt.datetime | None:
+    t = at
+    for _ in range(64):
+        opens = [_next_open_in_zone(bound, t, tz) for tz in zones]
+        if any(o is None for o in opens):
+            return None
+        latest = max(o for o in opens if o is not None)
+        if all(_open_in_zone(bound, latest, tz) for tz in zones):
+            return latest
+        t = latest
+    return None  # pragma: no cover - zones whose windows never overlap
+
+
+# -- history rules (caps and cool-downs) ----------------------------------------------------
+
+
+def _same_scope(a: AttemptFact, s: Situation, scope: frozenset[ScopeKey]) -> bool:
+    """Whether attempt ``a`` counts as "the same" as the call for these keys.
+
+    Missing ids always count against the call (fail closed): a call that names no person
+    is matched by number; an attempt recorded without a person counts if it went to the
+    same number; a call or an attempt without a debt, campaign, brand or subject matches
+    any value of it.
+    """
+    for key in scope:
+        if key is ScopeKey.PERSON:
+            same_line = a.number == s.number
+            if s.person is None or a.person is None:
+                if not same_line:
+                    return False
+            elif a.person != s.person:
+                return False
+            continue
+        if key is ScopeKey.NUMBER:
+            if a.number != s.number:
+                return False
+            continue
+        wanted, had = getattr(s, key.value), getattr(a, key.value)
+        if wanted is not None and had is not None and had != wanted:
+            return False
+    return True
+
+
+def _counts(rule: CapRule, a: AttemptFact) -> bool:
+    if a.outcome is None or rule.counts is CountedAttempts.PLACED:
+        return True  # an attempt still in flight counts until its outcome is known
+    if rule.counts is CountedAttempts.CONNECTED:
+        return a.outcome in CONNECTED_OUTCOMES
+    return a.outcome in CONVERSATION_OUTCOMES
+
+
+def _cap_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
+    rule = bound.rule
+    assert isinstance(rule, CapRule)
+    since = at - rule.period
+    # Attempts stamped after ``at`` count too: another host's clock may run ahead, and a
+    # reservation made "later" is still an attempt this call must not add to.
+    times = sorted(
+        a.at
+        for a in s.attempts
+        if since < a.at
+        and a.purpose in rule.purposes
+        and _same_scope(a, s, rule.scope)
+        and _counts(rule, a)
+    )
+    if len(times) < rule.max_attempts:
+        return None
+    until = times[len(times) - rule.max_attempts] + rule.period
+    scope = "+".join(sorted(k.value for k in rule.scope))
+    message = (
+        f"{len(times)} {rule.counts.value} attempts in the last {_human(rule.period)} "
+        f"(at most {rule.max_attempts} per {scope}): {rule.title}"
+    )
+    return _reason(bound, "cap.reached", message, until)
+
+
+def _cooldown_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
+    rule = bound.rule
+    assert isinstance(rule, CooldownRule)
+    triggers = [
+        a
+        for a in s.attempts
+        if a.outcome in rule.after
+        and a.at <= at < a.at + rule.duration
+        and a.purpose in rule.purposes
+        and _same_scope(a, s, rule.scope)
+    ]
+    if not triggers:
+        return None
+    last = max(triggers, key=lambda a: a.at)
+    until = last.at + rule.duration
+    message = (
+        f"{_human(rule.duration)} cool-down after a {last.outcome} outcome at "
+        f"{last.at.isoformat()}: {rule.title}"
+    )
+    return _reason(bound, "cooldown.active", message, until)
+
+
+# -- consent --------------------------------------------------------------------------------
+
+
+def _valid_consents(
+    s: Situation,
+    at: dt.datetime,
+    kinds: Iterable[ConsentKind],
+    max_age: dict[ConsentKind, dt.timedelta],
+    registered: dt.datetime | None,
+    survives: frozenset[ConsentKind] | None,
+) -> list[ConsentFact]:
+    wanted = frozenset(kinds)
+    out = []
+    for c in s.consents:
+        if c.kind not in wanted or not _covers(c, s):
+            continue
+        if not (
+            c.given_at <= at
+            and (c.revoked_at is None or at < c.revoked_at)
+            and (c.expires_at is None or at < c.expires_at)
+        ):
+            continue
+        limit = max_age.get(c.kind)
+        if limit is not None and at >= c.given_at + limit:
+            continue
+        if (
+            registered is not None
+            and survives is not None
+            and (c.given_at < registered and c.kind not in survives)
+        ):
+            continue
+        out.append(c)
+    return out
+
+
+def _covers(c: ConsentFact, s: Situation) -> bool:
+    if c.purposes is not None and s.purpose not in c.purposes:
+        return False
+    if c.channels is not None and s.channel not in c.channels:
+        return False
+    # A consent given to one brand does not cover a call that does not say its brand.
+    return c.brand is None or c.brand == s.brand
+
+
+def _consent_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
+    rule = bound.rule
+    assert isinstance(rule, ConsentRule)
+    registered = s.registered(rule.registry) if rule.registry else None
+    if rule.registry is not None and registered is None:
+        return None  # the rule binds registered numbers only
+    survives = rule.survives_registration if rule.registry else None
+    if _valid_consents(s, at, rule.accepted, rule.max_age, registered, survives):
+        return None
+    relevant = [c for c in s.consents if c.kind in rule.accepted and _covers(c, s)]
+    future = [c.given_at for c in relevant if c.given_at > at]
+    until = min(future) if future else None
+    kinds = ", ".join(sorted(k.value for k in rule.accepted))
+    if registered is not None:
+        code = "consent.voided_by_registry"
+        message = (
+            f"registered in {rule.registry} since {registered:%Y-%m-%d}; no consent "
+            f"({kinds}) given after that date"
+        )
+    elif any(c.revoked_at is not None and c.revoked_at <= at for c in relevant):
+        code, message = "consent.revoked", f"the consent ({kinds}) was revoked"
+    elif relevant and any(c.given_at <= at for c in relevant):
+        code, message = "consent.expired", f"the consent ({kinds}) has expired"
+    else:
+        code, message = "consent.missing", f"no consent on record ({kinds})"
+    return _reason(bound, code, f"{message}: {rule.title}", until)
+
+
+# -- evaluation -----------------------------------------------------------------------------
+
+
+def _reason(bound: BoundRule, code: str, message: str, until: dt.datetime | None) -> Reason:
+    rule = bound.rule
+    return Reason(
+        code=code,
+        message=message,
+        source=bound.ref,
+        citation=rule.citation,
+        until=until,
+        url=rule.url,
+        confidence=rule.confidence.value,
+    )
+
+
+def _abandonment_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
+    rule = bound.rule
+    assert isinstance(rule, AbandonmentRule)
+    seconds = int(rule.period.total_seconds())
+    counts = next(((a, live) for p, a, live in s.abandonment if p == seconds), (0, 0))
+    abandoned, live = counts
+    if live == 0 or abandoned / live <= rule.max_rate:
+        return None
+    which = f"campaign {s.campaign!r}" if s.campaign else "all campaigns"
+    message = (
+        f"abandoned-call rate {abandoned}/{live} = {abandoned / live:.1%} over the last "
+        f"{_human(rule.period)} for {which} is above {rule.max_rate:.0%}; automated "
+        f"calls stop until it is back under: {rule.title}"
+    )
+    return _reason(bound, "abandonment.rate_exceeded", message, None)
+
+
+def _check(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
+    rule = bound.rule
+    if isinstance(rule, AbandonmentRule):
+        return _abandonment_reason(bound, s, at)
+    if isinstance(rule, WindowRule | BlackoutRule):
+        return _calendar_reason(bound, s, at)
+    if isinstance(rule, CapRule):
+        return _cap_reason(bound, s, at)
+    if isinstance(rule, CooldownRule):
+        return _cooldown_reason(bound, s, at)
+    return _consent_reason(bound, s, at)
+
+
+def evaluate(rules: Sequence[BoundRule], s: Situation, at: dt.datetime) -> list[Reason]:
+    """Every denial the rules give for the call at ``at``, in rule order."""
+    reasons = []
+    for bound in rules:
+        if applies(bound, s, at) and (reason := _check(bound, s, at)) is not None:
+            reasons.append(reason)
+    return reasons
+
+
+def next_allowed_at(
+    rules: Sequence[BoundRule],
+    s: Situation,
+    at: dt.datetime,
+    reasons: Sequence[Reason],
+    others: Sequence[Reason] = (),
+) -> dt.datetime | None:
+    """The earliest instant at which nothing denies, or ``None`` if there is none in reach.
+
+    ``reasons`` are all the denials at ``at``, and ``others`` those among them that no rule
+    re-derives (suppressions: they hold until their ``until``). A reason that never lapses
+    makes the answer ``None`` at once. Otherwise the search jumps to the latest ``until``
+    and re-checks every rule there (a window may have closed meanwhile), for at most
+    :data:`HORIZON`.
+    """
+    if not reasons or any(r.until is None for r in reasons):
+        return None
+    t = max(r.until for r in reasons if r.until is not None)
+    limit = at + HORIZON
+    while t <= limit:
+        found = evaluate(rules, s, t) + [r for r in others if r.until is None or r.until > t]
+        if not found:
+            return t
+        if any(r.until is None for r in found):
+            return None
+        t = max(r.until for r in found if r.until is not None)
+    return None
+
+
+def _human(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds % size == 0 and seconds >= size:
+            value = seconds // size
+            return f"{value} {unit[:-1] if value == 1 else unit}"
+    return f"{seconds} seconds"
+
+
+def zones_of(names: Iterable[str]) -> tuple[zoneinfo.ZoneInfo, ...]:
+    """``ZoneInfo`` objects for zone names, sorted by name for stable messages."""
+    return tuple(zone(n) for n in sorted(set(names)))
