@@ -75,9 +75,21 @@ def backend_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return url
 
 
+#: No jurisdiction packs: suppression, outcome and storage behaviour in isolation from the
+#: calling windows and consent rules of the built-in packs (those have their own tests).
+NO_RULES = optout.RuleBook(packs={})
+
+
 @pytest.fixture
 def client(backend_url: str) -> Iterator[optout.Compliance]:
-    """A client on ``backend_url`` (migrated, empty)."""
+    """A client on ``backend_url`` (migrated, empty) without jurisdiction packs."""
+    with optout.Compliance(backend_url, migrate=True, rules=NO_RULES) as c:
+        yield c
+
+
+@pytest.fixture
+def lawful_client(backend_url: str) -> Iterator[optout.Compliance]:
+    """A client on ``backend_url`` with every built-in jurisdiction pack."""
     with optout.Compliance(backend_url, migrate=True) as c:
         yield c
 

@@ -28,7 +28,7 @@ def test_valid_number_without_suppression_is_allowed(client: Compliance) -> None
     assert decision.phone is not None
     assert decision.phone.region == "IT"
     kinds = [e.kind for e in decision.evidence]
-    assert kinds == ["numbering_plan", "suppression_list"]
+    assert kinds == ["numbering_plan", "suppression_list", "location"]
 
 
 def test_suppressed_number_is_denied_with_evidence(client: Compliance) -> None:
@@ -205,7 +205,7 @@ _entries = st.tuples(
     campaign=st.sampled_from([None, "winter"]),
 )
 def test_adding_a_suppression_never_turns_a_denial_into_an_allowance(
-    client: Compliance,
+    lawful_client: Compliance,
     existing: list[tuple[str, str, int, tuple[str, str | None], int | None]],
     extra: tuple[str, str, int, tuple[str, str | None], int | None],
     probe: str,
@@ -213,8 +213,8 @@ def test_adding_a_suppression_never_turns_a_denial_into_an_allowance(
     campaign: str | None,
 ) -> None:
     # Each example starts from an empty list: lift what the previous example left.
-    for entry in client.suppressions.list():
-        client.suppressions.remove_entry(entry.id, actor="test", reason="reset")
+    for entry in lawful_client.suppressions.list():
+        lawful_client.suppressions.remove_entry(entry.id, actor="test", reason="reset")
     start = AT - dt.timedelta(days=3)
 
     def add(spec: tuple[str, str, int, tuple[str, str | None], int | None]) -> None:
@@ -223,11 +223,11 @@ def test_adding_a_suppression_never_turns_a_denial_into_an_allowance(
         if expires is not None and expires <= start:
             expires = start + dt.timedelta(hours=1)
         if kind == "number":
-            client.suppressions.add(
+            lawful_client.suppressions.add(
                 number, reason="p", scope=scope, scope_value=value, expires_at=expires, at=start
             )
         else:
-            client.suppressions.add_prefix(
+            lawful_client.suppressions.add_prefix(
                 number[:cut],
                 reason="p",
                 scope=scope,
@@ -238,9 +238,9 @@ def test_adding_a_suppression_never_turns_a_denial_into_an_allowance(
 
     for spec in existing:
         add(spec)
-    before = client.can_call(probe, at=AT, brand=brand, campaign=campaign)
+    before = lawful_client.can_call(probe, at=AT, brand=brand, campaign=campaign)
     add(extra)
-    after = client.can_call(probe, at=AT, brand=brand, campaign=campaign)
+    after = lawful_client.can_call(probe, at=AT, brand=brand, campaign=campaign)
     if not before.allowed:
         assert not after.allowed
         assert set(before.codes) <= set(after.codes)

@@ -12,12 +12,13 @@ The public API is re-exported here; everything else lives in private modules.
 from optout._async import AsyncCompliance
 from optout._client import (
     Attempt,
-    CallContext,
     Compliance,
+    Reservation,
     can_call,
     default_client,
     record_outcome,
 )
+from optout._consents import Consent, ConsentList, Registration, RegistrationList
 from optout._db import default_database_url
 from optout._decision import Decision, Evidence, Reason
 from optout._errors import (
@@ -27,10 +28,15 @@ from optout._errors import (
     NaiveDatetimeError,
     NotFoundError,
     OptoutError,
+    PackError,
     SchemaError,
 )
 from optout._numbers import PhoneNumber, normalize
+from optout._outcomes import OutcomeMap
 from optout._reasons import REASON_CODES
+from optout._rules._book import RuleBook, builtin_packs, load_pack
+from optout._rules._model import ConsentKind, Pack
+from optout._rules._policy import Policy, builtin_policy
 from optout._suppressions import ImportReport, Suppression, SuppressionList
 from optout._version import __version__
 from optout._vocab import Channel, NumberType, Outcome, Purpose, Scope, Technology
@@ -38,10 +44,12 @@ from optout._vocab import Channel, NumberType, Outcome, Purpose, Scope, Technolo
 __all__ = [
     "AsyncCompliance",
     "Attempt",
-    "CallContext",
     "Channel",
     "Compliance",
     "ConfigurationError",
+    "Consent",
+    "ConsentKind",
+    "ConsentList",
     "DatabaseError",
     "Decision",
     "Evidence",
@@ -52,19 +60,30 @@ __all__ = [
     "NumberType",
     "OptoutError",
     "Outcome",
+    "OutcomeMap",
+    "Pack",
+    "PackError",
     "PhoneNumber",
+    "Policy",
     "Purpose",
     "REASON_CODES",
     "Reason",
+    "Registration",
+    "RegistrationList",
+    "Reservation",
+    "RuleBook",
     "SchemaError",
     "Scope",
     "Suppression",
     "SuppressionList",
     "Technology",
     "__version__",
+    "builtin_packs",
+    "builtin_policy",
     "can_call",
     "default_client",
     "default_database_url",
+    "load_pack",
     "normalize",
     "record_outcome",
 ]

@@ -12,6 +12,7 @@ import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from optout._consents import ConsentList, RegistrationList
 from optout._db import (
     configure_sqlite,
     create_engine,
@@ -21,15 +22,19 @@ from optout._db import (
     upgrade,
     writing,
 )
-from optout._decision import Decision, Evidence, Reason, next_allowed
-from optout._errors import ConfigurationError, InvalidNumberError
-from optout._numbers import PhoneNumber, normalize, normalize_region
+from optout._decision import Decision, Evidence, Reason
+from optout._errors import ConfigurationError, InvalidNumberError, NotFoundError
+from optout._facts import AbandonmentCache, load_attempts, needs_of
+from optout._numbers import normalize, normalize_region
+from optout._outcomes import OutcomeMap
+from optout._rules._book import RuleBook
+from optout._rules._decide import RuleCall, check_rules
 from optout._schema import attempts as _attempts
 from optout._suppressions import SuppressionList
 from optout._timeutil import instant, utcnow
 from optout._vocab import Channel, Outcome, Purpose, Scope, Technology, coerce
 
-__all__ = ["Attempt", "CallContext", "Compliance", "can_call", "default_client", "record_outcome"]
+__all__ = ["Attempt", "Compliance", "Reservation", "can_call", "default_client", "record_outcome"]
 
 _NUMBERING_PLAN = Evidence(
     kind="numbering_plan",
@@ -37,19 +42,6 @@ _NUMBERING_PLAN = Evidence(
     source="phonenumbers",
     version=phonenumbers.__version__,
 )
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CallContext:
-    """Everything a decision depends on besides stored data: who calls whom, why, when."""
-
-    phone: PhoneNumber
-    at: dt.datetime
-    purpose: Purpose
-    channel: Channel
-    technology: Technology
-    campaign: str | None = None
-    brand: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,6 +53,22 @@ class Attempt:
     at: dt.datetime
     outcome: Outcome
     suppression_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reservation:
+    """The result of :meth:`Compliance.reserve`: a decision, and the attempt it recorded.
+
+    ``attempt_id`` is set only when the call was allowed: the attempt now counts towards
+    every cap. Report how it ended with ``record_outcome(..., attempt_id=...)``.
+    """
+
+    decision: Decision
+    attempt_id: int | None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
 
 
 def _optional_text(value: object, name: str) -> str | None:
@@ -90,6 +98,12 @@ class Compliance:
         migrate: migrate the schema on first use. Default: yes for SQLite, no for
             PostgreSQL (run ``optout db upgrade`` there; a client on an old schema raises
             :class:`optout.SchemaError`).
+        rules: the jurisdiction packs and company policies in force (default: every
+            built-in pack, no policy). See :class:`optout.RuleBook`.
+        outcome_map: translates a dialer's own disposition codes for
+            :meth:`record_outcome`. See :class:`optout.OutcomeMap`.
+        abandonment_cache_seconds: how long a campaign's abandoned-call counts are reused
+            (0 recomputes them on every call).
 
     The client is safe to share between threads; create one per process and reuse it.
     """
@@ -101,9 +115,17 @@ class Compliance:
         engine: Engine | None = None,
         default_region: str | None = None,
         migrate: bool | None = None,
+        rules: RuleBook | None = None,
+        outcome_map: OutcomeMap | None = None,
+        abandonment_cache_seconds: float = 5.0,
     ) -> None:
         if engine is not None and url is not None:
             raise ConfigurationError("pass either url or engine, not both")
+        if rules is not None and not isinstance(rules, RuleBook):
+            raise ConfigurationError(f"rules must be a RuleBook, got {type(rules).__name__}")
+        self._rules = rules if rules is not None else RuleBook()
+        self._outcome_map = outcome_map
+        self._abandonment = AbandonmentCache(abandonment_cache_seconds)
         self._owns_engine = engine is None
         if engine is None:
             engine = create_engine(url or default_database_url())
@@ -120,6 +142,8 @@ class Compliance:
             self.close()
             raise
         self.suppressions = SuppressionList(self._engine, default_region=self._region)
+        self.consents = ConsentList(self._engine, default_region=self._region)
+        self.registrations = RegistrationList(self._engine, default_region=self._region)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -127,6 +151,11 @@ class Compliance:
     def engine(self) -> Engine:
         """The SQLAlchemy engine in use."""
         return self._engine
+
+    @property
+    def rules(self) -> RuleBook:
+        """The packs and policies in force."""
+        return self._rules
 
     def close(self) -> None:
         """Release the connections of an engine this client created (not a handed-in one)."""
@@ -167,23 +196,129 @@ class Compliance:
         purpose: Purpose | str = Purpose.MARKETING,
         channel: Channel | str = Channel.VOICE,
         technology: Technology | str = Technology.AUTODIALED,
+        person: str | None = None,
+        debt: str | None = None,
+        subject: str | None = None,
+        state: str | None = None,
+        postal_code: str | None = None,
+        time_zone: str | None = None,
     ) -> Decision:
         """May ``number`` be called at ``at`` for this purpose? Returns a :class:`Decision`.
 
-        A number that cannot be parsed is denied with ``number.invalid``; it never raises.
+        ``person``, ``debt`` and ``subject`` identify the callee, the debt and the subject
+        matter for caps and cool-downs; ``state``, ``postal_code`` and ``time_zone`` locate
+        the callee more precisely than the number can. A number that cannot be parsed is
+        denied with ``number.invalid``; it never raises.
 
         Raises:
             NaiveDatetimeError: ``at`` has no time zone.
-            ConfigurationError: an unknown purpose, channel, technology or country.
+            ConfigurationError: an unknown purpose, channel, technology, country or hint.
             DatabaseError: the database cannot be reached (nothing is allowed then).
         """
+        call = self._call(
+            number,
+            at=at,
+            country=country,
+            campaign=campaign,
+            brand=brand,
+            purpose=purpose,
+            channel=channel,
+            technology=technology,
+            person=person,
+            debt=debt,
+            subject=subject,
+            state=state,
+            postal_code=postal_code,
+            time_zone=time_zone,
+        )
+        if isinstance(call, Decision):
+            return call
+        with translate_errors(self._engine), self._reading() as conn:
+            return self._decide(conn, call)
+
+    def reserve(self, number: object, **kwargs: Any) -> Reservation:
+        """Decide and, when allowed, record the attempt, in one transaction.
+
+        Takes the arguments of :meth:`can_call`. Workers racing to call the same number
+        are serialized (SQLite: the database write lock; PostgreSQL: transaction-scoped
+        advisory locks on the number and the person), so no cap can be exceeded by two
+        workers deciding at once. The attempt is stored with no outcome yet; it counts for
+        every cap until :meth:`record_outcome` is given its ``attempt_id``.
+        """
+        call = self._call(number, **kwargs)
+        if isinstance(call, Decision):
+            return Reservation(decision=call, attempt_id=None)
+        with writing(self._engine) as conn:
+            if self._postgres:
+                keys = sorted(
+                    {f"n:{call.phone.e164}"} | ({f"p:{call.person}"} if call.person else set())
+                )
+                for key in keys:
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
+                    )
+            decision = self._decide(conn, call)
+            if not decision.allowed:
+                return Reservation(decision=decision, attempt_id=None)
+            attempt_id = conn.execute(
+                _attempts.insert()
+                .values(
+                    number=call.phone.e164,
+                    at=call.at,
+                    outcome=None,
+                    raw_code=None,
+                    campaign=call.campaign,
+                    brand=call.brand,
+                    purpose=call.purpose.value,
+                    channel=call.channel.value,
+                    technology=call.technology.value,
+                    person=call.person,
+                    debt=call.debt,
+                    subject=call.subject,
+                    actor=None,
+                    recorded_at=utcnow(),
+                )
+                .returning(_attempts.c.id)
+            ).scalar_one()
+        return Reservation(decision=decision, attempt_id=int(attempt_id))
+
+    def _call(
+        self,
+        number: object,
+        *,
+        at: dt.datetime | None = None,
+        country: str | None = None,
+        campaign: str | None = None,
+        brand: str | None = None,
+        purpose: Purpose | str = Purpose.MARKETING,
+        channel: Channel | str = Channel.VOICE,
+        technology: Technology | str = Technology.AUTODIALED,
+        person: str | None = None,
+        debt: str | None = None,
+        subject: str | None = None,
+        state: str | None = None,
+        postal_code: str | None = None,
+        time_zone: str | None = None,
+    ) -> RuleCall | Decision:
+        """Check the arguments; a number that does not parse becomes a denial at once."""
         when = instant(at)
         the_purpose = coerce(Purpose, purpose, name="purpose")
         the_channel = coerce(Channel, channel, name="channel")
         the_technology = coerce(Technology, technology, name="technology")
         region = normalize_region(country) if country is not None else self._region
-        campaign = _optional_text(campaign, "campaign")
-        brand = _optional_text(brand, "brand")
+        texts = {
+            name: _optional_text(value, name)
+            for name, value in (
+                ("campaign", campaign),
+                ("brand", brand),
+                ("person", person),
+                ("debt", debt),
+                ("subject", subject),
+                ("state", state),
+                ("postal_code", postal_code),
+                ("time_zone", time_zone),
+            )
+        }
         try:
             phone = normalize(number, region)  # type: ignore[arg-type]
         except InvalidNumberError as exc:
@@ -196,15 +331,19 @@ class Compliance:
                 evidence=(_NUMBERING_PLAN,),
                 checked_at=when,
             )
-        call = CallContext(
+        call = RuleCall(
             phone=phone,
             at=when,
             purpose=the_purpose,
             channel=the_channel,
             technology=the_technology,
-            campaign=campaign,
-            brand=brand,
+            **texts,
         )
+        call.location()  # a hint that cannot be used is misuse: raise before any I/O
+        return call
+
+    def _decide(self, conn: sa.Connection, call: RuleCall) -> Decision:
+        phone, when = call.phone, call.at
         reasons: list[Reason] = []
         evidence: list[Evidence] = [_NUMBERING_PLAN]
         if phone.extension:
@@ -216,24 +355,79 @@ class Compliance:
                     source="optout.normalize",
                 )
             )
-        with translate_errors(self._engine), self._reading() as conn:
-            self._check_suppressions(conn, call, reasons, evidence)
+        self._check_suppressions(conn, call, reasons, evidence)
+        location = call.location()
+        rules = self._rules.rules_for(location, campaign=call.campaign, brand=call.brand)
+        needs = needs_of(rules, call.purpose)
+        attempts = (
+            []
+            if needs.history is None
+            else load_attempts(conn, phone.e164, call.person, when - needs.history)
+        )
+        registered = self.registrations.for_call(conn, phone.e164) if needs.registries else []
+        consents = self.consents.for_call(conn, phone.e164, call.person) if needs.consents else []
+        abandonment = [
+            self._abandonment.counts(conn, call.campaign, period, when)
+            for period in needs.abandonment
+        ]
+        outcome = check_rules(
+            self._rules,
+            call,
+            attempts=attempts,
+            consents=[c.fact() for c in consents],
+            registrations=registered,
+            abandonment=abandonment,
+            location=location,
+        )
+        fixed = tuple(reasons)
+        reasons.extend(outcome.reasons)
+        evidence.extend(outcome.evidence)
+        evidence.extend(
+            Evidence(
+                kind="consent",
+                id=str(c.id),
+                source=c.source,
+                date=c.given_at,
+                detail=MappingProxyType(
+                    {
+                        "kind": c.kind.value,
+                        "proof": c.proof or "",
+                        "brand": c.brand or "",
+                        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else "",
+                    }
+                ),
+            )
+            for c in consents
+        )
+        evidence.extend(
+            Evidence(kind="registration", id=reg, source="registrations", date=since)
+            for reg, since in registered
+        )
+        if needs.history is not None:
+            evidence.append(
+                Evidence(
+                    kind="attempt_history",
+                    id="window",
+                    source=conn.dialect.name,
+                    date=when - needs.history,
+                    detail=MappingProxyType({"attempts": str(len(attempts))}),
+                )
+            )
+        next_at = outcome.next_allowed(when, others=fixed) if reasons else None
+        if next_at is not None and when.tzinfo is not None:
+            next_at = next_at.astimezone(when.tzinfo)
         return Decision(
             allowed=not reasons,
             number=phone.e164,
             reasons=tuple(reasons),
-            next_allowed_at=next_allowed(tuple(reasons)),
+            next_allowed_at=next_at,
             evidence=tuple(evidence),
             checked_at=when,
             phone=phone,
         )
 
     def _check_suppressions(
-        self,
-        conn: sa.Connection,
-        call: CallContext,
-        reasons: list[Reason],
-        evidence: list[Evidence],
+        self, conn: sa.Connection, call: RuleCall, reasons: list[Reason], evidence: list[Evidence]
     ) -> None:
         matched = 0
         for entry in self.suppressions.matching(conn, call.phone.e164):
@@ -293,6 +487,7 @@ class Compliance:
         outcome: Outcome | str,
         *,
         at: dt.datetime | None = None,
+        attempt_id: int | None = None,
         country: str | None = None,
         campaign: str | None = None,
         brand: str | None = None,
@@ -300,60 +495,105 @@ class Compliance:
         channel: Channel | str = Channel.VOICE,
         technology: Technology | str = Technology.AUTODIALED,
         person: str | None = None,
+        debt: str | None = None,
+        subject: str | None = None,
         raw_code: str | None = None,
         actor: str | None = None,
     ) -> Attempt:
-        """Store one call attempt and its outcome; return it once it is durably stored.
+        """Store how a call attempt ended; return it once it is durably stored.
 
-        A ``dnc_request`` outcome also adds a suppression in the same transaction (scoped
-        to ``brand`` when one is given, else global), so the opt-out is stored before this
-        method returns and no later outcome can undo it.
+        ``outcome`` is a member of :class:`optout.Outcome` or, with an ``outcome_map`` on
+        the client, a dialer's own code (kept as ``raw_code``). With ``attempt_id`` (from
+        :meth:`reserve`) the reserved attempt gets its outcome; otherwise a new attempt is
+        stored at ``at``. A ``dnc_request`` outcome also adds a suppression in the same
+        transaction (scoped to ``brand`` when one is given, else global), so the opt-out is
+        stored before this method returns and no later outcome or mapping can undo it.
 
         Raises:
             InvalidNumberError: ``number`` is not a valid phone number.
-            NaiveDatetimeError, ConfigurationError: bad ``at`` or vocabulary values.
+            NotFoundError: ``attempt_id`` is not a reserved attempt of this number.
+            NaiveDatetimeError, ConfigurationError: bad ``at``, codes or vocabulary values.
         """
         when = instant(at)
-        the_outcome = coerce(Outcome, outcome, name="outcome")
+        the_outcome, mapped_code = self._outcome(outcome)
         region = normalize_region(country) if country is not None else self._region
         e164 = normalize(number, region).e164
+        raw = _optional_text(raw_code, "raw_code") or mapped_code
+        actor_text = _optional_text(actor, "actor")
+        brand_text = _optional_text(brand, "brand")
         values: dict[str, Any] = {
             "number": e164,
             "at": when,
             "outcome": the_outcome.value,
-            "raw_code": _optional_text(raw_code, "raw_code"),
+            "raw_code": raw,
             "campaign": _optional_text(campaign, "campaign"),
-            "brand": _optional_text(brand, "brand"),
+            "brand": brand_text,
             "purpose": coerce(Purpose, purpose, name="purpose").value,
             "channel": coerce(Channel, channel, name="channel").value,
             "technology": coerce(Technology, technology, name="technology").value,
             "person": _optional_text(person, "person"),
-            "actor": _optional_text(actor, "actor"),
+            "debt": _optional_text(debt, "debt"),
+            "subject": _optional_text(subject, "subject"),
+            "actor": actor_text,
             "recorded_at": utcnow(),
+            "outcome_at": when,
         }
         suppression_id: int | None = None
         with writing(self._engine) as conn:
-            attempt_id = conn.execute(
-                _attempts.insert().values(**values).returning(_attempts.c.id)
-            ).scalar_one()
+            if attempt_id is None:
+                attempt_id = int(
+                    conn.execute(
+                        _attempts.insert().values(**values).returning(_attempts.c.id)
+                    ).scalar_one()
+                )
+                started = when
+            else:
+                row = conn.execute(
+                    sa.select(_attempts.c.at, _attempts.c.brand).where(
+                        _attempts.c.id == attempt_id,
+                        _attempts.c.number == e164,
+                        _attempts.c.outcome.is_(None),
+                    )
+                ).one_or_none()
+                if row is None:
+                    raise NotFoundError(
+                        f"no reserved attempt {attempt_id} for {e164} awaits an outcome"
+                    )
+                started, brand_text = row.at, brand_text or row.brand
+                conn.execute(
+                    sa.update(_attempts)
+                    .where(_attempts.c.id == attempt_id)
+                    .values(
+                        outcome=the_outcome.value, raw_code=raw, outcome_at=when, actor=actor_text
+                    )
+                )
             if the_outcome is Outcome.DNC_REQUEST:
                 suppression_id = self.suppressions.add_on(
                     conn,
                     e164,
                     reason="dnc_request",
                     source="outcome",
-                    actor=values["actor"],
-                    scope=Scope.BRAND if values["brand"] else Scope.GLOBAL,
-                    scope_value=values["brand"],
+                    actor=actor_text,
+                    scope=Scope.BRAND if brand_text else Scope.GLOBAL,
+                    scope_value=brand_text,
                     at=when,
                 ).id
         return Attempt(
-            id=int(attempt_id),
+            id=attempt_id,
             number=e164,
-            at=when,
+            at=started,
             outcome=the_outcome,
             suppression_id=suppression_id,
         )
+
+    def _outcome(self, value: Outcome | str) -> tuple[Outcome, str | None]:
+        if isinstance(value, Outcome):
+            return value, None
+        if self._outcome_map is not None and isinstance(value, str):
+            mapped = self._outcome_map.get(value)
+            if mapped is not None:
+                return mapped, value.strip()
+        return coerce(Outcome, value, name="outcome"), None
 
 
 _default_lock = threading.Lock()

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["METADATA", "UTCDateTime", "attempts", "suppressions"]
+__all__ = ["METADATA", "UTCDateTime", "attempts", "consents", "registrations", "suppressions"]
 
 METADATA = sa.MetaData()
 
@@ -73,7 +73,8 @@ attempts = sa.Table(
     sa.Column("id", _ID, primary_key=True, autoincrement=True),
     sa.Column("number", sa.String(128), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
-    sa.Column("outcome", sa.String(32), nullable=False),
+    # NULL while the attempt is reserved and its outcome not yet recorded.
+    sa.Column("outcome", sa.String(32), nullable=True),
     sa.Column("raw_code", sa.String(64), nullable=True),
     sa.Column("campaign", sa.String(200), nullable=True),
     sa.Column("brand", sa.String(200), nullable=True),
@@ -83,5 +84,49 @@ attempts = sa.Table(
     sa.Column("person", sa.String(200), nullable=True),
     sa.Column("actor", sa.String(200), nullable=True),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Column("debt", sa.String(200), nullable=True),
+    sa.Column("subject", sa.String(200), nullable=True),
+    sa.Column("outcome_at", UTCDateTime(), nullable=True),
     sa.Index("ix_attempts_number_at", "number", "at"),
+    sa.Index("ix_attempts_person_at", "person", "at"),
+    sa.Index("ix_attempts_campaign_at", "campaign", "at"),
+)
+
+consents = sa.Table(
+    "consents",
+    METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("number", sa.String(128), nullable=False),
+    sa.Column("person", sa.String(200), nullable=True),
+    # express, express_written, contract, ebr_purchase, ebr_inquiry
+    sa.Column("kind", sa.String(32), nullable=False),
+    # Comma-separated purposes / channels; NULL means every one.
+    sa.Column("purposes", sa.String(200), nullable=True),
+    sa.Column("channels", sa.String(64), nullable=True),
+    sa.Column("brand", sa.String(200), nullable=True),
+    sa.Column("given_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("proof", sa.String(500), nullable=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_by", sa.String(200), nullable=True),
+    sa.Column("revoke_reason", sa.String(500), nullable=True),
+    sa.Index("ix_consents_number", "number"),
+    sa.Index("ix_consents_person", "person"),
+)
+
+registrations = sa.Table(
+    "registrations",
+    METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    # A registry id such as "it_rpo", "us_dnc", "gb_tps".
+    sa.Column("registry", sa.String(32), nullable=False),
+    sa.Column("number", sa.String(128), nullable=False),
+    sa.Column("registered_at", UTCDateTime(), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("reference", sa.String(200), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_registrations_number", "number", "registry"),
 )

@@ -1,0 +1,134 @@
+"""Reading the stored facts a call's rules need: history, consents, registrations."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import time
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from optout._rules._engine import AttemptFact, BoundRule
+from optout._rules._model import (
+    LIVE_OUTCOMES,
+    AbandonmentRule,
+    CapRule,
+    ConsentRule,
+    CooldownRule,
+)
+from optout._schema import attempts as _a
+from optout._vocab import Outcome, Purpose
+
+__all__ = ["AbandonmentCache", "Needs", "load_attempts", "needs_of"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Needs:
+    """Which facts the rules that may bind a call will look at."""
+
+    history: dt.timedelta | None  # how far back attempts matter; None: not at all
+    consents: bool
+    registries: bool
+    abandonment: tuple[dt.timedelta, ...]
+
+
+def needs_of(rules: Sequence[BoundRule], purpose: Purpose) -> Needs:
+    """The facts worth loading for ``rules`` (rules for other purposes are skipped)."""
+    history: dt.timedelta | None = None
+    consents = registries = False
+    abandonment: set[dt.timedelta] = set()
+    for bound in rules:
+        rule = bound.rule
+        if purpose not in rule.purposes:
+            continue
+        if rule.lifted_by_consent:
+            consents = True
+        if isinstance(rule, CapRule | CooldownRule):
+            span = rule.period if isinstance(rule, CapRule) else rule.duration
+            history = span if history is None else max(history, span)
+        elif isinstance(rule, ConsentRule):
+            consents = True
+            registries = registries or rule.registry is not None
+        elif isinstance(rule, AbandonmentRule):
+            abandonment.add(rule.period)
+    return Needs(
+        history=history,
+        consents=consents,
+        registries=registries,
+        abandonment=tuple(sorted(abandonment)),
+    )
+
+
+def load_attempts(
+    conn: sa.Connection, number: str, person: str | None, since: dt.datetime
+) -> list[AttemptFact]:
+    """Attempts to ``number`` (or to ``person`` on any number) after ``since``."""
+    cond = _a.c.number == number
+    if person is not None:
+        cond = sa.or_(cond, _a.c.person == person)
+    stmt = sa.select(
+        _a.c.at,
+        _a.c.outcome,
+        _a.c.number,
+        _a.c.purpose,
+        _a.c.person,
+        _a.c.debt,
+        _a.c.campaign,
+        _a.c.brand,
+        _a.c.subject,
+    ).where(cond, _a.c.at > since)
+    return [
+        AttemptFact(
+            at=r.at,
+            outcome=None if r.outcome is None else Outcome(r.outcome),
+            number=r.number,
+            purpose=Purpose(r.purpose),
+            person=r.person,
+            debt=r.debt,
+            campaign=r.campaign,
+            brand=r.brand,
+            subject=r.subject,
+        )
+        for r in conn.execute(stmt)
+    ]
+
+
+class AbandonmentCache:
+    """Campaign abandonment counts, cached for ``ttl`` seconds per (campaign, period).
+
+    The count scans a campaign's attempts over the period (30 days under the TCPA), far too
+    much to repeat on every dial; a rate a few seconds old is the documented trade-off.
+    ``ttl=0`` disables the cache.
+    """
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str | None, int], tuple[float, int, int]] = {}
+
+    def counts(
+        self, conn: sa.Connection, campaign: str | None, period: dt.timedelta, at: dt.datetime
+    ) -> tuple[int, int, int]:
+        """``(period_seconds, abandoned, answered_live)`` for the campaign (or all)."""
+        seconds = int(period.total_seconds())
+        key = (campaign, seconds)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return seconds, hit[1], hit[2]
+        live = [o.value for o in LIVE_OUTCOMES]
+        stmt = sa.select(
+            sa.func.coalesce(
+                sa.func.sum(sa.case((_a.c.outcome == Outcome.ABANDONED.value, 1), else_=0)), 0
+            ),
+            sa.func.coalesce(sa.func.sum(sa.case((_a.c.outcome.in_(live), 1), else_=0)), 0),
+        ).where(_a.c.at > at - period, _a.c.at <= at)
+        if campaign is not None:
+            stmt = stmt.where(_a.c.campaign == campaign)
+        abandoned, answered = conn.execute(stmt).one()
+        with self._lock:
+            self._cache[key] = (now, int(abandoned), int(answered))
+        return seconds, int(abandoned), int(answered)
