@@ -72,6 +72,7 @@ US_STATES = {
     "Vermont": "VT",
     "Virginia": "VA",
     "Washington": "WA",
+    "Washington State": "WA",
     "West Virginia": "WV",
     "Wisconsin": "WI",
     "Wyoming": "WY",
