@@ -1,0 +1,92 @@
+"""Helpers for the per-jurisdiction pack tests: evaluate the built-in packs at an instant.
+
+These go straight to the rules engine (no database), so a pack's boundaries can be probed
+fast and exactly. End-to-end behaviour through ``Compliance.can_call`` is tested elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+
+from optout import normalize
+from optout._rules._book import RuleBook
+from optout._rules._decide import RuleCall, RuleOutcome, check_rules
+from optout._rules._engine import AttemptFact, ConsentFact
+from optout._rules._model import ConsentKind
+from optout._vocab import Channel, Outcome, Purpose, Technology
+
+BOOK = RuleBook()
+
+
+def local(zone: str, *args: int) -> dt.datetime:
+    """A wall-clock instant: ``local("Europe/Rome", 2026, 11, 24, 9, 0)``."""
+    return dt.datetime(*args, tzinfo=zoneinfo.ZoneInfo(zone))  # type: ignore[misc, arg-type]
+
+
+def decide(
+    number: str,
+    at: dt.datetime,
+    *,
+    book: RuleBook = BOOK,
+    purpose: Purpose | str = Purpose.MARKETING,
+    channel: Channel | str = Channel.VOICE,
+    technology: Technology | str = Technology.AUTODIALED,
+    attempts: Sequence[AttemptFact] = (),
+    consents: Sequence[ConsentFact] = (),
+    registrations: Sequence[tuple[str, dt.datetime]] = (),
+    abandonment: Sequence[tuple[int, int, int]] = (),
+    **hints: str | None,
+) -> RuleOutcome:
+    """Evaluate the rules for ``number`` at ``at`` (hints: campaign, brand, person, debt,
+    subject, state, postal_code, time_zone). ``abandonment`` holds campaign counts as
+    ``(period_seconds, abandoned, answered_live)``."""
+    call = RuleCall(
+        phone=normalize(number),
+        at=at,
+        purpose=Purpose(purpose),
+        channel=Channel(channel),
+        technology=Technology(technology),
+        **hints,
+    )
+    return check_rules(
+        book,
+        call,
+        attempts=attempts,
+        consents=consents,
+        registrations=registrations,
+        abandonment=abandonment,
+    )
+
+
+def codes(outcome: RuleOutcome) -> list[str]:
+    """The reason codes, in order."""
+    return [r.code for r in outcome.reasons]
+
+
+def sources(outcome: RuleOutcome) -> list[str]:
+    """The rule references (``"FR:fr.hours"``) that denied."""
+    return [r.source for r in outcome.reasons]
+
+
+def attempt(
+    number: str,
+    at: dt.datetime,
+    outcome: Outcome | str | None = Outcome.NO_ANSWER,
+    purpose: Purpose | str = Purpose.MARKETING,
+    **keys: str | None,
+) -> AttemptFact:
+    """A past attempt (keys: person, debt, campaign, brand, subject)."""
+    return AttemptFact(
+        at=at,
+        outcome=None if outcome is None else Outcome(outcome),
+        number=normalize(number).e164,
+        purpose=Purpose(purpose),
+        **keys,
+    )
+
+
+def consent(kind: ConsentKind | str, given_at: dt.datetime, **fields: object) -> ConsentFact:
+    """A consent record (fields: purposes, channels, brand, revoked_at, expires_at)."""
+    return ConsentFact(id="c1", kind=ConsentKind(kind), given_at=given_at, **fields)  # type: ignore[arg-type]
