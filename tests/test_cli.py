@@ -225,3 +225,106 @@ def test_db_upgrade_and_status(tmp_path: pathlib.Path, capsys: pytest.CaptureFix
 
 def test_parser_is_buildable() -> None:
     assert build_parser().prog == "optout"
+
+
+def test_check_with_hints_and_rules(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--database", f"sqlite:///{tmp_path / 'x.sqlite3'}"]
+    # Italy on a Sunday: the code of conduct bans the call; the JSON says until when.
+    assert main(["check", IT, "--at", "2026-11-29T12:00:00+01:00", "--json", *db]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [r["code"] for r in data["reasons"]] == ["window.day_banned"]
+    assert data["reasons"][0]["citation"]
+    assert data["next_allowed_at"] == "2026-11-30T09:00:00+01:00"
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[policy]\nname = "strict"\n\n[[rules]]\nid = "strict.hours"\n'
+        'kind = "window"\ntitle = "Only 10-12"\n'
+        'schedule = { "mon-sun" = ["10:00-12:00"] }\n'
+    )
+    assert (
+        main(
+            [
+                "check",
+                IT,
+                "--at",
+                "2026-11-24T15:00:00+01:00",
+                "--policy",
+                str(policy),
+                "--json",
+                *db,
+            ]
+        )
+        == 1
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["reasons"][0]["source"] == "policy:strict:strict.hours"
+    assert main(["rules", "validate", str(policy)]) == 0
+    assert "valid policy strict" in capsys.readouterr().out
+
+
+def test_consent_outcome_and_rules_commands(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--database", f"sqlite:///{tmp_path / 'x.sqlite3'}"]
+    assert (
+        main(
+            [
+                "consent",
+                "add",
+                IT,
+                "--kind",
+                "express",
+                "--given-at",
+                "2026-01-01T00:00:00Z",
+                "--purpose",
+                "marketing",
+                "--json",
+                *db,
+            ]
+        )
+        == 0
+    )
+    record = json.loads(capsys.readouterr().out)
+    assert record["purposes"] == "marketing"
+    assert main(["consent", "revoke", record["id"], "--reason", "asked", *db]) == 0
+    assert main(["consent", "list", "--json", *db]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["revoked_at"] != ""
+    assert main(["outcome", IT, "dnc_request", "--at", AT, *db]) == 0
+    assert "suppression" in capsys.readouterr().out
+    assert main(["check", IT, "--at", AT, "--json", *db]) == 1
+    assert "suppression.number" in capsys.readouterr().out
+    assert main(["rules", "list", *[]]) == 0
+    assert "IT" in capsys.readouterr().out
+    assert main(["rules", "list", "it"]) == 0
+    assert "it.code.hours" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rules", "list", "XX"], "no built-in pack"),
+        (["rules", "validate", "/nonexistent.toml"], "cannot read"),
+        (
+            ["consent", "add", IT, "--kind", "express", "--given-at", "2999-01-01T00:00:00Z"],
+            "in the future",
+        ),
+        (["check", IT, "--time-zone", "Mars/Base"], "unknown time zone"),
+        (["check", IT, "--policy", "/nonexistent.toml"], "cannot read"),
+    ],
+)
+def test_more_errors_are_one_line(
+    tmp_path: pathlib.Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [*args, "--database", f"sqlite:///{tmp_path / 'x.sqlite3'}"]
+            if args[0] != "rules"
+            else args
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

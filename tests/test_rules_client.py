@@ -18,10 +18,12 @@ IT = "+39 06 1234 5678"
 TUESDAY_10 = dt.datetime(2026, 11, 24, 10, tzinfo=ROME)
 SUNDAY_12 = dt.datetime(2026, 11, 29, 12, tzinfo=ROME)
 
-CAPPED = Policy.from_dict({
-    "policy": {"name": "capped", "version": "7"},
-    "retry": {"busy": "30m", "max_attempts": {"count": 3, "period": "24h"}},
-})
+CAPPED = Policy.from_dict(
+    {
+        "policy": {"name": "capped", "version": "7"},
+        "retry": {"busy": "30m", "max_attempts": {"count": 3, "period": "24h"}},
+    }
+)
 
 
 def _only(policy: Policy) -> RuleBook:
@@ -29,7 +31,8 @@ def _only(policy: Policy) -> RuleBook:
 
 
 def test_a_pack_denial_explains_itself_and_next_allowed_is_allowed(
-        lawful_client: Compliance) -> None:
+    lawful_client: Compliance,
+) -> None:
     decision = lawful_client.can_call(IT, at=SUNDAY_12)
     assert decision.codes == ("window.day_banned",)
     reason = decision.reasons[0]
@@ -45,10 +48,12 @@ def test_a_pack_denial_explains_itself_and_next_allowed_is_allowed(
 
 
 def test_next_allowed_combines_a_suppression_expiry_with_a_window(
-        lawful_client: Compliance) -> None:
+    lawful_client: Compliance,
+) -> None:
     # Suppressed until Sunday noon: the Sunday ban then carries it to Monday 9:00.
-    lawful_client.suppressions.add(IT, reason="call back later", at=TUESDAY_10,
-                                   expires_at=SUNDAY_12)
+    lawful_client.suppressions.add(
+        IT, reason="call back later", at=TUESDAY_10, expires_at=SUNDAY_12
+    )
     decision = lawful_client.can_call(IT, at=dt.datetime(2026, 11, 28, 11, tzinfo=ROME))
     assert decision.codes == ("suppression.number",)
     assert decision.next_allowed_at == dt.datetime(2026, 11, 30, 9, tzinfo=ROME)
@@ -65,33 +70,47 @@ def test_cap_from_recorded_history(backend_url: str) -> None:
         assert denied.next_allowed_at == TUESDAY_10 + dt.timedelta(hours=24)
         assert client.can_call(IT, at=TUESDAY_10 + dt.timedelta(hours=24)).allowed
         assert not client.can_call(
-            IT, at=TUESDAY_10 + dt.timedelta(hours=24, microseconds=-1)).allowed
+            IT, at=TUESDAY_10 + dt.timedelta(hours=24, microseconds=-1)
+        ).allowed
 
 
 def test_retry_delay_after_busy(backend_url: str) -> None:
     with Compliance(backend_url, rules=_only(CAPPED)) as client:
         client.record_outcome(IT, "busy", at=TUESDAY_10)
         assert client.can_call(IT, at=TUESDAY_10 + dt.timedelta(minutes=29)).codes == (
-            "cooldown.active",)
+            "cooldown.active",
+        )
         assert client.can_call(IT, at=TUESDAY_10 + dt.timedelta(minutes=30)).allowed
 
 
 def test_rpo_registration_and_consents(lawful_client: Compliance) -> None:
     client = lawful_client
-    client.registrations.record("it_rpo", IT, registered_at=dt.datetime(2025, 6, 1, tzinfo=ROME),
-                                source="RPO consultation", reference="ticket-1")
+    client.registrations.record(
+        "it_rpo",
+        IT,
+        registered_at=dt.datetime(2025, 6, 1, tzinfo=ROME),
+        source="RPO consultation",
+        reference="ticket-1",
+    )
     assert client.can_call(IT, at=TUESDAY_10).codes == ("consent.voided_by_registry",)
-    client.consents.add(IT, "express", given_at=dt.datetime(2025, 1, 5, tzinfo=ROME),
-                        proof="form-77")
+    client.consents.add(
+        IT, "express", given_at=dt.datetime(2025, 1, 5, tzinfo=ROME), proof="form-77"
+    )
     assert client.can_call(IT, at=TUESDAY_10).codes == ("consent.voided_by_registry",)
-    later = client.consents.add(IT, "express", given_at=dt.datetime(2025, 7, 1, tzinfo=ROME),
-                                purposes=["marketing"], proof="form-88")
+    later = client.consents.add(
+        IT,
+        "express",
+        given_at=dt.datetime(2025, 7, 1, tzinfo=ROME),
+        purposes=["marketing"],
+        proof="form-88",
+    )
     decision = client.can_call(IT, at=TUESDAY_10)
     assert decision.allowed
     assert any(e.kind == "consent" and e.id == str(later.id) for e in decision.evidence)
     assert any(e.kind == "registration" and e.id == "it_rpo" for e in decision.evidence)
-    client.consents.revoke(later.id, actor="ops", reason="asked by phone",
-                           at=dt.datetime(2026, 1, 1, tzinfo=ROME))
+    client.consents.revoke(
+        later.id, actor="ops", reason="asked by phone", at=dt.datetime(2026, 1, 1, tzinfo=ROME)
+    )
     assert not client.can_call(IT, at=TUESDAY_10).allowed
     # A consent for marketing does not cover another purpose's consent needs.
     assert client.can_call(IT, at=TUESDAY_10, purpose="survey").allowed
@@ -122,8 +141,9 @@ def test_reserve_records_an_attempt_that_counts(backend_url: str) -> None:
         first = client.reserve(IT, at=TUESDAY_10)
         assert first.allowed
         assert first.attempt_id is not None
-        attempt = client.record_outcome(IT, "no_answer", attempt_id=first.attempt_id,
-                                        at=TUESDAY_10 + dt.timedelta(seconds=40))
+        attempt = client.record_outcome(
+            IT, "no_answer", attempt_id=first.attempt_id, at=TUESDAY_10 + dt.timedelta(seconds=40)
+        )
         assert attempt.id == first.attempt_id
         assert attempt.at == TUESDAY_10
         with pytest.raises(optout.NotFoundError, match="awaits an outcome"):

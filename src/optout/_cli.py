@@ -19,11 +19,13 @@ from rich.table import Table
 from optout._client import Compliance
 from optout._db import create_engine, current_revision, default_database_url, head_revision, upgrade
 from optout._decision import Decision
-from optout._errors import OptoutError
+from optout._errors import ConfigurationError, OptoutError
+from optout._rules._book import RuleBook, builtin_packs, load_pack
+from optout._rules._policy import Policy
 from optout._suppressions import entries_to_rows
 from optout._timeutil import parse_instant
 from optout._version import __version__
-from optout._vocab import Channel, Purpose, Scope, Technology
+from optout._vocab import Channel, Outcome, Purpose, Scope, Technology
 
 __all__ = ["main"]
 
@@ -80,6 +82,28 @@ def _add_context(parser: argparse.ArgumentParser) -> None:
         default=Technology.AUTODIALED.value,
         choices=[t.value for t in Technology],
         help="how the call is placed (default: autodialed)",
+    )
+    for flag, text in (
+        ("--person", "the callee's id, for per-person caps (default: the number)"),
+        ("--debt", "the debt's id, for per-debt caps (debt collection)"),
+        ("--subject", "the subject matter, for same-subject caps"),
+        ("--state", "the callee's state/province/region code, e.g. FL (narrows time zones)"),
+        ("--postal-code", "the callee's ZIP or postal code (US, CA)"),
+        ("--time-zone", "the callee's IANA time zone, e.g. America/Chicago"),
+    ):
+        parser.add_argument(flag, default=None, help=text)
+    parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a company policy file (TOML); repeat for several",
+    )
+    parser.add_argument(
+        "--skip-unconfirmed",
+        action="store_true",
+        help="do not apply rules whose legal source is unconfirmed "
+        "(a loosening; recorded as evidence)",
     )
 
 
@@ -204,6 +228,100 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("file", metavar="FILE", help="output path, or - for stdout")
     _add_db(exp)
 
+    consent = commands.add_parser(
+        "consent",
+        help="record, revoke and list consents",
+        description="Consent and business-relationship records.",
+    )
+    csub = consent.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    cadd = csub.add_parser("add", help="record a consent (it must already have been given)")
+    cadd.add_argument("number", metavar="NUMBER")
+    cadd.add_argument(
+        "--kind",
+        required=True,
+        choices=["express", "express_written", "contract", "ebr_purchase", "ebr_inquiry"],
+        help="what the record proves",
+    )
+    cadd.add_argument(
+        "--given-at",
+        required=True,
+        metavar="ISO8601",
+        help="when it was given (with offset; not in the future)",
+    )
+    cadd.add_argument(
+        "--purpose",
+        action="append",
+        default=None,
+        choices=[p.value for p in Purpose],
+        help="purpose covered (repeat; default: every purpose)",
+    )
+    cadd.add_argument(
+        "--channel",
+        action="append",
+        default=None,
+        choices=[c.value for c in Channel],
+        help="channel covered (repeat; default: every channel)",
+    )
+    cadd.add_argument(
+        "--brand", default=None, help="the brand it was given to (default: the whole company)"
+    )
+    cadd.add_argument("--person", default=None, help="the person's id")
+    cadd.add_argument("--expires", default=None, metavar="ISO8601", help="expiry instant")
+    cadd.add_argument(
+        "--proof", default=None, help="a reference to the proof (form id, recording id)"
+    )
+    cadd.add_argument("--source", default="cli", help="where it came from (default: cli)")
+    cadd.add_argument("--actor", default=None, help="who records it")
+    cadd.add_argument("--country", default=None, metavar="CC", help="region for national numbers")
+    cadd.add_argument("--json", action="store_true", help="print the record as JSON")
+    _add_db(cadd)
+    crev = csub.add_parser("revoke", help="revoke a consent by id (the record is kept)")
+    crev.add_argument("id", type=int, metavar="ID")
+    crev.add_argument("--reason", required=True, help="why")
+    crev.add_argument("--actor", default=None, help="who (default: the login name)")
+    crev.add_argument("--at", default=None, metavar="ISO8601", help="from when (default: now)")
+    _add_db(crev)
+    clist = csub.add_parser("list", help="list consents (revoked ones too)")
+    clist.add_argument("number", nargs="?", default=None, metavar="NUMBER")
+    clist.add_argument("--country", default=None, metavar="CC", help="region for national numbers")
+    clist.add_argument("--json", action="store_true", help="print JSON lines")
+    _add_db(clist)
+
+    outcome = commands.add_parser(
+        "outcome",
+        help="record how a call attempt ended",
+        description="Store an attempt and its outcome (dnc_request also suppresses the number).",
+    )
+    outcome.add_argument("number", metavar="NUMBER")
+    outcome.add_argument(
+        "outcome",
+        metavar="OUTCOME",
+        choices=[o.value for o in Outcome],
+        help=", ".join(o.value for o in Outcome),
+    )
+    outcome.add_argument(
+        "--attempt-id", type=int, default=None, help="complete an attempt made with reserve()"
+    )
+    outcome.add_argument("--actor", default=None, help="who records it")
+    _add_context(outcome)
+    _add_db(outcome)
+
+    rules = commands.add_parser(
+        "rules",
+        help="inspect the jurisdiction packs and policies",
+        description="List the built-in packs, show a pack's rules, "
+        "or validate a pack or policy file.",
+    )
+    rsub = rules.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    rlist = rsub.add_parser("list", help="list packs, or the rules of one pack")
+    rlist.add_argument("pack", nargs="?", default=None, metavar="PACK", help="e.g. IT or US-FL")
+    rvalid = rsub.add_parser("validate", help="validate a pack or policy TOML file")
+    rvalid.add_argument("file", metavar="FILE")
+
     db = commands.add_parser("db", help="database schema management")
     db_sub = db.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
     up = db_sub.add_parser("upgrade", help="create or migrate the schema to the newest revision")
@@ -214,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _client(args: argparse.Namespace, **kwargs: Any) -> Compliance:
+    policies = tuple(Policy.load(p) for p in getattr(args, "policy", []))
+    skip = getattr(args, "skip_unconfirmed", False)
+    if policies or skip:
+        kwargs["rules"] = RuleBook(policies=policies, include_unconfirmed=not skip)
     return Compliance(args.database, **kwargs)
 
 
@@ -226,6 +348,12 @@ def _context(args: argparse.Namespace) -> dict[str, Any]:
         "purpose": args.purpose,
         "channel": args.channel,
         "technology": args.technology,
+        "person": args.person,
+        "debt": args.debt,
+        "subject": args.subject,
+        "state": args.state,
+        "postal_code": args.postal_code,
+        "time_zone": args.time_zone,
     }
 
 
@@ -392,10 +520,135 @@ def _cmd_db(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_consent(args: argparse.Namespace, out: Console) -> int:
+    with _client(args) as client:
+        if args.action == "add":
+            record = client.consents.add(
+                args.number,
+                args.kind,
+                given_at=parse_instant(args.given_at, name="--given-at"),
+                purposes=args.purpose,
+                channels=args.channel,
+                brand=args.brand,
+                person=args.person,
+                proof=args.proof,
+                source=args.source,
+                actor=args.actor or _login(),
+                region=args.country,
+                expires_at=None
+                if args.expires is None
+                else parse_instant(args.expires, name="--expires"),
+            )
+            if args.json:
+                print(json.dumps(_consent_row(record)))
+            else:
+                out.print(f"recorded consent {record.id} ({record.kind}) for {record.number}")
+            return EXIT_OK
+        if args.action == "revoke":
+            record = client.consents.revoke(
+                args.id,
+                actor=args.actor or _login(),
+                reason=args.reason,
+                at=None if args.at is None else parse_instant(args.at),
+            )
+            out.print(f"revoked consent {record.id} from {record.revoked_at}")
+            return EXIT_OK
+        rows = [
+            _consent_row(c) for c in client.consents.list(number=args.number, region=args.country)
+        ]
+        if args.json:
+            for row in rows:
+                print(json.dumps(row))
+        else:
+            table = Table(*(rows[0].keys() if rows else ["id", "number"]))
+            for row in rows:
+                table.add_row(*row.values())
+            out.print(table)
+        return EXIT_OK
+
+
+def _consent_row(c: Any) -> dict[str, str]:
+    return {
+        "id": str(c.id),
+        "number": c.number,
+        "kind": c.kind.value,
+        "given_at": c.given_at.isoformat(),
+        "purposes": ",".join(sorted(c.purposes)) if c.purposes else "*",
+        "channels": ",".join(sorted(c.channels)) if c.channels else "*",
+        "brand": c.brand or "*",
+        "proof": c.proof or "",
+        "expires_at": c.expires_at.isoformat() if c.expires_at else "",
+        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else "",
+    }
+
+
+def _cmd_outcome(args: argparse.Namespace, out: Console) -> int:
+    context = _context(args)
+    for hint in ("state", "postal_code", "time_zone"):
+        context.pop(hint)
+    with _client(args) as client:
+        attempt = client.record_outcome(
+            args.number, args.outcome, attempt_id=args.attempt_id, actor=args.actor, **context
+        )
+    extra = f"; suppression {attempt.suppression_id} added" if attempt.suppression_id else ""
+    out.print(f"recorded attempt {attempt.id}: {attempt.outcome.value}{extra}")
+    return EXIT_OK
+
+
+def _cmd_rules(args: argparse.Namespace, out: Console) -> int:
+    if args.action == "validate":
+        text = _read_text(args.file)
+        if "[policy]" in text:
+            policy = Policy.load(args.file)
+            out.print(
+                f"{args.file}: valid policy {policy.name} v{policy.version} "
+                f"({len(policy.rules())} rules)"
+            )
+        else:
+            pack = load_pack(args.file)
+            out.print(
+                f"{args.file}: valid pack {pack.id} v{pack.pack.version} ({len(pack.rules)} rules)"
+            )
+        return EXIT_OK
+    packs = builtin_packs()
+    if args.pack is None:
+        table = Table("pack", "name", "version", "rules", "unconfirmed")
+        for pack in packs.values():
+            unconfirmed = sum(r.confidence == "unconfirmed" for r in pack.rules)
+            table.add_row(
+                pack.id, pack.pack.name, pack.pack.version, str(len(pack.rules)), str(unconfirmed)
+            )
+        out.print(table)
+        return EXIT_OK
+    chosen = packs.get(args.pack.upper())
+    if chosen is None:
+        raise ConfigurationError(f"no built-in pack {args.pack!r}; see 'optout rules list'")
+    table = Table("rule", "kind", "title", "in force", "confidence")
+    for rule in chosen.rules:
+        since = str(rule.effective_from or "")
+        until = f" to {rule.effective_to}" if rule.effective_to else ""
+        table.add_row(
+            rule.id, rule.kind, rule.title, f"{since}{until}" or "always", rule.confidence.value
+        )
+    out.print(table)
+    return EXIT_OK
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from None
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "check": _cmd_check,
     "scrub": _cmd_scrub,
     "suppress": _cmd_suppress,
+    "consent": _cmd_consent,
+    "outcome": _cmd_outcome,
+    "rules": _cmd_rules,
     "db": _cmd_db,
 }
 
@@ -407,7 +660,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
-    out = Console(highlight=False, soft_wrap=True)
+    # Wide enough for reason tables when the output is a file or a pipe (rich assumes 80).
+    out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
     try:
         return _COMMANDS[args.command](args, out)
     except OptoutError as exc:

@@ -126,7 +126,8 @@ class RuleBook:
         misfiled = sorted(key for key, pack in self.packs.items() if key != pack.id)
         if misfiled:
             raise ConfigurationError(
-                f"packs must be keyed by their own id; wrong keys: {', '.join(misfiled)}")
+                f"packs must be keyed by their own id; wrong keys: {', '.join(misfiled)}"
+            )
         known = {f"{p.id}:{r.id}" for p in self.packs.values() for r in p.rules}
         unknown = sorted(set(self.disabled) - known)
         if unknown:
