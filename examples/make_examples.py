@@ -35,10 +35,12 @@ def _leads(rng: random.Random) -> list[tuple[str, str]]:
 
 def main() -> None:
     rng = random.Random(20261123)
+    leads = _leads(rng)
     with (HERE / "leads.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["name", "phone"])
-        writer.writerows(_leads(rng))
+        writer.writerows(leads)
+    _registries(leads)
     with (HERE / "suppressions.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["number", "prefix", "reason", "scope", "scope_value", "expires_at"])
@@ -58,6 +60,47 @@ def main() -> None:
                 ],
             ]
         )
+
+
+def _registries(leads: list[tuple[str, str]]) -> None:
+    """Example registry data for the main job: lists that name some of the leads."""
+    import phonenumbers  # noqa: PLC0415 - only the generator needs it
+
+    folder = HERE / "registries"
+    folder.mkdir(exist_ok=True)
+    numbers: dict[str, list[str]] = {"US": [], "GB": [], "IT": [], "AU": []}
+    for _, raw in leads:
+        try:
+            parsed = phonenumbers.parse(raw, "US")
+        except phonenumbers.NumberParseException:
+            continue
+        region = phonenumbers.region_code_for_number(parsed)
+        if phonenumbers.is_valid_number(parsed) and region in numbers and not parsed.extension:
+            national = phonenumbers.national_significant_number(parsed)
+            if national not in numbers[region]:
+                numbers[region].append(national)
+    us = numbers["US"]
+    # US National DNC full list, "NPA,NXXXXXX" per line: every third US lead is registered.
+    (folder / "us_dnc_full.txt").write_text(
+        "".join(f"{n[:3]},{n[3:]}\r\n" for n in us[::3]) + "2025550100\r\n", encoding="ascii"
+    )
+    # UK TPS, fixed width (code left-justified in 5, the rest right-justified in 7).
+    gb = ["0" + n for n in numbers["GB"]]
+    (folder / "gb_tps.txt").write_text(
+        "".join(f"{n[:4]:<5}{n[4:]:>7}\r\n" for n in gb[::2]), encoding="ascii"
+    )
+    (folder / "gb_ctps.txt").write_text("02079460999\r\n", encoding="ascii")
+    # Italy RPO: the list submitted, and the cleansed list returned (registered removed).
+    it = ["0" + n if not n.startswith("0") else n for n in numbers["IT"]]
+    (folder / "it_rpo_submitted.txt").write_text("".join(f"{n}\r\n" for n in it))
+    (folder / "it_rpo_returned.txt").write_text("".join(f"{n}\r\n" for n in it[1:]))
+    # Australia DNCR wash: every number with its answer.
+    au = ["0" + n for n in numbers["AU"]]
+    (folder / "au_dncr_submitted.txt").write_text("".join(f"{n}\r\n" for n in au))
+    answers = ["Registered" if i == 0 else "Not Registered" for i in range(len(au))]
+    (folder / "au_dncr_returned.csv").write_text(
+        "number,answer\r\n" + "".join(f"{n},{a}\r\n" for n, a in zip(au, answers, strict=True))
+    )
 
 
 if __name__ == "__main__":

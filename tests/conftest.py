@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 import optout
+from _fakes import NO_RULES, all_clear
 from _postgres import throwaway_cluster
 from optout import _client, _db
 from optout._schema import METADATA
@@ -75,22 +76,18 @@ def backend_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return url
 
 
-#: No jurisdiction packs: suppression, outcome and storage behaviour in isolation from the
-#: calling windows and consent rules of the built-in packs (those have their own tests).
-NO_RULES = optout.RuleBook(packs={})
-
-
 @pytest.fixture
 def client(backend_url: str) -> Iterator[optout.Compliance]:
     """A client on ``backend_url`` (migrated, empty) without jurisdiction packs."""
-    with optout.Compliance(backend_url, migrate=True, rules=NO_RULES) as c:
+    with optout.Compliance(backend_url, migrate=True, rules=NO_RULES, registries=()) as c:
         yield c
 
 
 @pytest.fixture
 def lawful_client(backend_url: str) -> Iterator[optout.Compliance]:
-    """A client on ``backend_url`` with every built-in jurisdiction pack."""
-    with optout.Compliance(backend_url, migrate=True) as c:
+    """A client on ``backend_url`` with every built-in jurisdiction pack, and registries
+    that answer "consulted yesterday, not listed" (registry behaviour has its own tests)."""
+    with optout.Compliance(backend_url, migrate=True, registries=all_clear()) as c:
         yield c
 
 

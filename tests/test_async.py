@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 
 import optout
+from _fakes import NO_RULES
 
 AT = dt.datetime(2026, 11, 24, 9, tzinfo=dt.UTC)
 IT = "+39 06 1234 5678"
@@ -13,7 +14,8 @@ IT = "+39 06 1234 5678"
 
 def test_async_client_round_trip(backend_url: str) -> None:
     async def scenario() -> None:
-        async with optout.AsyncCompliance(backend_url) as client:
+        client = await optout.AsyncCompliance.open(backend_url, rules=NO_RULES, registries=())
+        async with client:
             assert (await client.can_call(IT, at=AT)).allowed
             entry = await client.suppress(IT, reason="customer_request", source="web_form")
             denied = await client.can_call(IT, at=AT)
@@ -34,7 +36,7 @@ def test_async_client_round_trip(backend_url: str) -> None:
 
 def test_async_bad_number_is_a_denial(backend_url: str) -> None:
     async def scenario() -> optout.Decision:
-        async with optout.AsyncCompliance(backend_url) as client:
+        async with optout.AsyncCompliance(backend_url, rules=NO_RULES, registries=()) as client:
             return await client.can_call("garbage", at=AT)
 
     assert asyncio.run(scenario()).codes == ("number.invalid",)

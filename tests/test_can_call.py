@@ -28,7 +28,7 @@ def test_valid_number_without_suppression_is_allowed(client: Compliance) -> None
     assert decision.phone is not None
     assert decision.phone.region == "IT"
     kinds = [e.kind for e in decision.evidence]
-    assert kinds == ["numbering_plan", "suppression_list", "location"]
+    assert kinds == ["numbering_plan", "suppression_list", "location", "rule_settings"]
 
 
 def test_suppressed_number_is_denied_with_evidence(client: Compliance) -> None:
@@ -164,10 +164,12 @@ def test_default_at_is_now(client: Compliance) -> None:
 
 
 def test_module_level_can_call_uses_the_default_database() -> None:
+    # The default client has every pack and the default registries, with no data: the
+    # Italian registry was never consulted, so it fails closed.
     decision = optout.can_call(IT, at=AT)
-    assert decision.allowed
+    assert decision.codes == ("registry.not_consulted",)
     optout.default_client().suppressions.add(IT, reason="r")
-    assert not optout.can_call(IT, at=AT).allowed
+    assert optout.can_call(IT, at=AT).codes == ("suppression.number", "registry.not_consulted")
     assert optout.record_outcome(IT, "busy", at=AT).outcome is optout.Outcome.BUSY
 
 

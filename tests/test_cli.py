@@ -31,12 +31,39 @@ def run(*args: str, url: str, input_text: str | None = None) -> subprocess.Compl
     )
 
 
-def test_acceptance_check_suppress_remove(backend_url: str) -> None:
+def _consult_rpo(url: str, folder: pathlib.Path) -> None:
+    """Record an RPO consultation that keeps the number (so only our own lists decide)."""
+    sent, back = folder / "sent.txt", folder / "back.txt"
+    sent.write_text("0612345678\n")
+    back.write_text("0612345678\n")
+    done = run(
+        "registry",
+        "ingest",
+        "it_rpo",
+        str(sent),
+        str(back),
+        "--reference",
+        "RPO-T1",
+        "--checked-at",
+        "2026-11-20T09:00:00+01:00",
+        url=url,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_acceptance_check_suppress_remove(backend_url: str, tmp_path: pathlib.Path) -> None:
     first = run("check", IT, "--at", AT, "--json", url=backend_url)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1, first.stderr
     decision = json.loads(first.stdout)
-    assert decision["allowed"] is True
     assert decision["number"] == "+390612345678"
+    # Never checked against the Italian registry: fail closed.
+    assert [r["code"] for r in decision["reasons"]] == ["registry.not_consulted"]
+
+    _consult_rpo(backend_url, tmp_path)
+    clear = run("check", IT, "--at", AT, "--json", url=backend_url)
+    assert clear.returncode == 0, clear.stdout
+    decision = json.loads(clear.stdout)
+    assert decision["allowed"] is True
     assert decision["reasons"] == []
     assert decision["next_allowed_at"] is None
 
@@ -139,7 +166,10 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
     assert "usage: optout" in capsys.readouterr().out
 
 
-def test_readable_output(backend_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readable_output(
+    backend_url: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _consult_rpo(backend_url, tmp_path)
     assert main(["check", IT, "--at", AT, "--database", backend_url]) == 0
     assert "ALLOWED" in capsys.readouterr().out
     assert main(["suppress", "add", IT, "--reason", "asked", "--database", backend_url]) == 0
@@ -230,7 +260,9 @@ def test_parser_is_buildable() -> None:
 def test_check_with_hints_and_rules(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = ["--database", f"sqlite:///{tmp_path / 'x.sqlite3'}"]
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    db = ["--database", url]
+    _consult_rpo(url, tmp_path)
     # Italy on a Sunday: the code of conduct bans the call; the JSON says until when.
     assert main(["check", IT, "--at", "2026-11-29T12:00:00+01:00", "--json", *db]) == 1
     data = json.loads(capsys.readouterr().out)

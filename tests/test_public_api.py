@@ -37,6 +37,9 @@ EXPECTED = [
     "Reason",
     "Registration",
     "RegistrationList",
+    "RegistryError",
+    "RegistryFormatError",
+    "RegistryUnavailableError",
     "Reservation",
     "RuleBook",
     "SchemaError",
@@ -53,6 +56,7 @@ EXPECTED = [
     "load_pack",
     "normalize",
     "record_outcome",
+    "registries",
 ]
 
 

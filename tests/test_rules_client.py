@@ -27,7 +27,7 @@ CAPPED = Policy.from_dict(
 
 
 def _only(policy: Policy) -> RuleBook:
-    return RuleBook(packs={}, policies=(policy,))
+    return RuleBook(packs={}, policies=(policy,), unsupported="allow")
 
 
 def test_a_pack_denial_explains_itself_and_next_allowed_is_allowed(
@@ -184,7 +184,9 @@ def test_racing_processes_never_exceed_a_cap(backend_url: str) -> None:
 
 def test_outcome_map_translates_dialer_codes(backend_url: str) -> None:
     codes = optout.OutcomeMap({"NA": "no_answer", "DNC": "dnc_request", "B": "busy"})
-    with Compliance(backend_url, rules=RuleBook(packs={}), outcome_map=codes) as client:
+    with Compliance(
+        backend_url, rules=RuleBook(packs={}, unsupported="allow"), outcome_map=codes
+    ) as client:
         attempt = client.record_outcome(IT, "dnc", at=TUESDAY_10)
         assert attempt.outcome is optout.Outcome.DNC_REQUEST
         assert attempt.suppression_id is not None
@@ -213,3 +215,19 @@ def test_unconfirmed_rules_can_be_switched_off_and_that_is_evidence(backend_url:
         assert settings[0].detail["include_unconfirmed"] == "False"
     with pytest.raises(optout.ConfigurationError, match="unknown rules"):
         RuleBook(disabled=frozenset({"IT:no-such-rule"}))
+
+
+def test_a_country_without_a_pack_is_denied_unless_explicitly_allowed(backend_url: str) -> None:
+    dutch = "+31 20 123 4567"
+    with Compliance(backend_url, registries=()) as client:
+        decision = client.can_call(dutch, at=TUESDAY_10)
+        assert decision.codes == ("jurisdiction.unsupported",)
+        assert decision.next_allowed_at is None
+        assert client.can_call("+800 1234 5678", at=TUESDAY_10).codes == (
+            "jurisdiction.unsupported",
+        )
+    with Compliance(backend_url, registries=(), rules=RuleBook(unsupported="allow")) as client:
+        decision = client.can_call(dutch, at=TUESDAY_10)
+        assert decision.allowed
+        (settings,) = [e for e in decision.evidence if e.kind == "rule_settings"]
+        assert settings.detail["unsupported"] == "allow"

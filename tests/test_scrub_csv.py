@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import pathlib
+import subprocess
 
 import pytest
 
 import optout
-from optout._cli import main
 from optout._scrub import DECISION_COLUMNS, scrub_csv
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -33,7 +34,6 @@ def test_scrub_matches_can_call_row_by_row(
         "c,not a number\n"
         "d,+39 06-1234-5679\n"
         "e,\n"
-        "f\n"
         "g,+1 202 555 0123 ext. 7\n"
         "h,+1 202 555 0123\n",
         encoding="utf-8",
@@ -55,17 +55,15 @@ def test_scrub_matches_can_call_row_by_row(
         "false",
         "false",
         "false",
-        "false",
     ]
-    assert rows[5]["name"] == "f"
-    assert rows[5]["phone"] == ""
-    assert rows[6]["optout_reason"] == "number.extension"
-    assert rows[7]["optout_allowed"] == "true"
-    assert (summary.rows, summary.allowed, summary.denied) == (8, 3, 5)
-    assert summary.invalid == 3
+    assert rows[4]["phone"] == ""
+    assert rows[5]["optout_reason"] == "number.extension"
+    assert rows[6]["optout_allowed"] == "true"
+    assert (summary.rows, summary.allowed, summary.denied) == (7, 3, 4)
+    assert summary.invalid == 2
     assert summary.duplicates == 1
     assert summary.by_reason["suppression.number"] == 1
-    assert "rows: 8" in summary.render()
+    assert "rows: 7" in summary.render()
 
 
 @pytest.mark.parametrize(
@@ -75,7 +73,9 @@ def test_scrub_matches_can_call_row_by_row(
         ("name,email\nx,y\n", {}, "no phone column"),
         ("name,phone\nx,y\n", {"column": "mobile"}, "no column 'mobile'"),
         ("cancellation_date,name\n2026-01-01,x\n", {}, "no phone column"),
-        ('phone\n"+39 06 1234 5678\n', {}, "line"),
+        ('phone\n"+39 06 1234 5678\n', {}, "line 2: a quoted field is never closed"),
+        # A row with fewer fields than the header is an error, not silently padded.
+        ("name,phone\nf\nx,+39 06 1234 5678\n", {}, "line 2: expected 2 columns, got 1"),
     ],
 )
 def test_bad_input_is_a_clear_error_and_no_output(
@@ -110,29 +110,29 @@ def test_output_may_not_overwrite_input(client: optout.Compliance, tmp_path: pat
         scrub_csv(client, source, source, at=AT)
 
 
-def test_the_shipped_example_scrubs(
-    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    db = ["--database", f"sqlite:///{tmp_path / 'x.sqlite3'}"]
-    assert main(["suppress", "import", str(ROOT / "examples" / "suppressions.csv"), *db]) == 0
-    target = tmp_path / "scrubbed.csv"
-    assert (
-        main(
-            [
-                "scrub",
-                str(ROOT / "examples" / "leads.csv"),
-                "-o",
-                str(target),
-                "--at",
-                "2026-11-24T10:00:00+01:00",
-                *db,
-            ]
-        )
-        == 0
+def test_the_readme_main_job_runs(tmp_path: pathlib.Path) -> None:
+    """The README's first set-up command after the install: examples/main-job.sh."""
+    env = {
+        **os.environ,
+        "OPTOUT_DATABASE_URL": f"sqlite:///{tmp_path / 'main.sqlite3'}",
+        "OPTOUT_SNAPSHOT_DIR": str(tmp_path / "snapshots"),
+    }
+    result = subprocess.run(
+        ["sh", str(ROOT / "examples" / "main-job.sh")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    out = capsys.readouterr().out
-    assert "suppression.number" in out
-    assert "number.invalid" in out
-    rows = _read(target)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = result.stdout
+    assert "rows: 37" in out
+    for code in ("suppression.number", "registry.listed", "number.invalid"):
+        assert code in out
+    rows = _read(tmp_path / "leads.scrubbed.csv")
     assert len(rows) == len(_read(ROOT / "examples" / "leads.csv"))
     assert {r["optout_allowed"] for r in rows} == {"true", "false"}
+    assert (tmp_path / "leads.report.html").read_text().count("<svg") >= 1

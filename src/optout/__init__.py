@@ -9,6 +9,8 @@ The public API is re-exported here; everything else lives in private modules.
 (True, ())
 """
 
+from optout import _ledger_schema as _ledger_schema
+from optout import registries
 from optout._async import AsyncCompliance
 from optout._client import (
     Attempt,
@@ -29,6 +31,9 @@ from optout._errors import (
     NotFoundError,
     OptoutError,
     PackError,
+    RegistryError,
+    RegistryFormatError,
+    RegistryUnavailableError,
     SchemaError,
 )
 from optout._numbers import PhoneNumber, normalize
@@ -70,6 +75,9 @@ __all__ = [
     "Reason",
     "Registration",
     "RegistrationList",
+    "RegistryError",
+    "RegistryFormatError",
+    "RegistryUnavailableError",
     "Reservation",
     "RuleBook",
     "SchemaError",
@@ -86,4 +94,5 @@ __all__ = [
     "load_pack",
     "normalize",
     "record_outcome",
+    "registries",
 ]

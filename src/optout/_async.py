@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
-from optout._client import Attempt, Compliance
+from optout._client import Attempt, Compliance, Reservation
 from optout._decision import Decision
 from optout._suppressions import Suppression
 from optout._vocab import Outcome
@@ -30,28 +29,13 @@ class AsyncCompliance:
     """
 
     @classmethod
-    async def open(
-        cls,
-        url: str | None = None,
-        *,
-        engine: Engine | None = None,
-        default_region: str | None = None,
-        migrate: bool | None = None,
-    ) -> AsyncCompliance:
-        """Create a client without blocking the event loop."""
-        return await asyncio.to_thread(
-            cls, url, engine=engine, default_region=default_region, migrate=migrate
-        )
+    async def open(cls, url: str | None = None, **options: Any) -> AsyncCompliance:
+        """Create a client without blocking the event loop (same arguments)."""
+        return await asyncio.to_thread(functools.partial(cls, url, **options))
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        engine: Engine | None = None,
-        default_region: str | None = None,
-        migrate: bool | None = None,
-    ) -> None:
-        self._sync = Compliance(url, engine=engine, default_region=default_region, migrate=migrate)
+    def __init__(self, url: str | None = None, **options: Any) -> None:
+        """Takes exactly the arguments of :class:`optout.Compliance`."""
+        self._sync = Compliance(url, **options)
 
     @property
     def sync(self) -> Compliance:
@@ -61,6 +45,10 @@ class AsyncCompliance:
     async def can_call(self, number: object, **kwargs: Any) -> Decision:
         """Await :meth:`optout.Compliance.can_call`."""
         return await asyncio.to_thread(self._sync.can_call, number, **kwargs)
+
+    async def reserve(self, number: object, **kwargs: Any) -> Reservation:
+        """Await :meth:`optout.Compliance.reserve`."""
+        return await asyncio.to_thread(self._sync.reserve, number, **kwargs)
 
     async def record_outcome(self, number: str, outcome: Outcome | str, **kwargs: Any) -> Attempt:
         """Await :meth:`optout.Compliance.record_outcome`."""

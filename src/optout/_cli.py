@@ -7,6 +7,7 @@ Errors are printed as one line on stderr, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -20,10 +21,13 @@ from optout._client import Compliance
 from optout._db import create_engine, current_revision, default_database_url, head_revision, upgrade
 from optout._decision import Decision
 from optout._errors import ConfigurationError, OptoutError
+from optout._numbers import normalize
 from optout._rules._book import RuleBook, builtin_packs, load_pack
+from optout._rules._model import RegistryRule
 from optout._rules._policy import Policy
+from optout._scrub import add_scrub_arguments, run_scrub
 from optout._suppressions import entries_to_rows
-from optout._timeutil import parse_instant
+from optout._timeutil import parse_instant, utcnow
 from optout._version import __version__
 from optout._vocab import Channel, Outcome, Purpose, Scope, Technology
 
@@ -144,19 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     scrub = commands.add_parser(
         "scrub",
-        help="decide every row of a CSV lead list",
-        description="Read a CSV lead list, decide every row with the same rules as 'check', "
-        "and write the rows with decision columns added (atomically).",
+        help="decide every row of a lead list (CSV/TSV, Parquet, JSON Lines, Excel)",
+        description="Read a lead list, decide every row with the same rules as 'check', and "
+        "write the rows with decision columns added (atomically), with a summary.",
     )
-    scrub.add_argument("input", metavar="INPUT", help="CSV file with a header row")
-    scrub.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="CSV file to write")
-    scrub.add_argument(
-        "--column",
-        default=None,
-        help="the phone column (default: the first whose name looks like one)",
-    )
+    add_scrub_arguments(scrub)
     _add_context(scrub)
-    scrub.add_argument("--quiet", action="store_true", help="print no summary")
     _add_db(scrub)
 
     suppress = commands.add_parser(
@@ -322,6 +319,120 @@ def build_parser() -> argparse.ArgumentParser:
     rvalid = rsub.add_parser("validate", help="validate a pack or policy TOML file")
     rvalid.add_argument("file", metavar="FILE")
 
+    registry = commands.add_parser(
+        "registry",
+        help="national do-not-call registries: import, consult, status",
+        description="Import registry lists, export lists to submit, ingest returned lists, "
+        "and see how fresh each registry's data is.",
+    )
+    gsub = registry.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    glist = gsub.add_parser("list", help="the available registry backends")
+    _add_db(glist)
+    gstatus = gsub.add_parser("status", help="each registry's data, its date and expiry")
+    gstatus.add_argument("--json", action="store_true", help="print JSON lines")
+    _add_db(gstatus)
+    gimport = gsub.add_parser("import", help="import full-list files as a new snapshot")
+    gimport.add_argument("registry", metavar="REGISTRY", help="e.g. us_dnc, gb_tps, ca_dncl")
+    gimport.add_argument("files", nargs="+", metavar="FILE", help="list files (zip or not)")
+    gimport.add_argument(
+        "--taken-at",
+        required=True,
+        metavar="ISO8601",
+        help="the date of the list (its download date), with offset",
+    )
+    gimport.add_argument(
+        "--changes",
+        action="store_true",
+        help="the files are change lists to apply to the snapshot in force",
+    )
+    _add_db(gimport)
+    gexport = gsub.add_parser(
+        "export",
+        help="write the snapshot in force, or the list to submit to a submit-and-receive registry",
+    )
+    gexport.add_argument("registry", metavar="REGISTRY")
+    gexport.add_argument("output", metavar="OUTPUT")
+    gexport.add_argument(
+        "--numbers",
+        metavar="FILE",
+        default=None,
+        help="for it_rpo, fr_bloctel, au_dncr: the numbers to submit (one "
+        "per line or a CSV with a phone column)",
+    )
+    _add_db(gexport)
+    gingest = gsub.add_parser("ingest", help="record a consultation from a returned list")
+    gingest.add_argument("registry", metavar="REGISTRY", help="it_rpo, fr_bloctel or au_dncr")
+    gingest.add_argument("submitted", metavar="SUBMITTED", help="the file that was submitted")
+    gingest.add_argument("returned", metavar="RETURNED", help="the file the registry returned")
+    gingest.add_argument("--reference", required=True, help="the consultation id")
+    gingest.add_argument(
+        "--checked-at",
+        required=True,
+        metavar="ISO8601",
+        help="when the registry answered, with offset",
+    )
+    _add_db(gingest)
+    gcheck = gsub.add_parser("check", help="what a registry says about one number")
+    gcheck.add_argument("registry", metavar="REGISTRY")
+    gcheck.add_argument("number", metavar="NUMBER")
+    gcheck.add_argument("--country", default=None, metavar="CC")
+    _add_db(gcheck)
+
+    audit = commands.add_parser(
+        "audit",
+        help="the decision ledger: verify, export evidence, purge",
+        description="Check the hash chain of recorded decisions, export the evidence for a "
+        "number, or purge entries older than the retention period.",
+    )
+    asub = audit.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    averify = asub.add_parser("verify", help="recompute every hash; exit 1 if the chain is broken")
+    averify.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_db(averify)
+    aexport = asub.add_parser("export", help="the evidence bundle for one number (JSON or HTML)")
+    aexport.add_argument("number", metavar="NUMBER")
+    aexport.add_argument(
+        "--from", dest="start", required=True, metavar="ISO8601", help="first instant (inclusive)"
+    )
+    aexport.add_argument(
+        "--to", dest="end", required=True, metavar="ISO8601", help="last instant (exclusive)"
+    )
+    aexport.add_argument(
+        "--country", default=None, metavar="CC", help="region for national numbers"
+    )
+    aexport.add_argument("--html", action="store_true", help="write a human-readable page")
+    aexport.add_argument(
+        "-o", "--output", default="-", metavar="FILE", help="where to write it (default: stdout)"
+    )
+    _add_db(aexport)
+    apurge = asub.add_parser("purge", help="delete old entries (never younger than the retention)")
+    apurge.add_argument(
+        "--older-than",
+        required=True,
+        metavar="ISO8601",
+        help="delete entries recorded before this instant",
+    )
+    apurge.add_argument(
+        "--retention-days",
+        type=int,
+        default=5 * 365,
+        help="the retention period in days (default: 1825)",
+    )
+    apurge.add_argument("--actor", default=None, help="who purges (recorded in the checkpoint)")
+    _add_db(apurge)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the database, registry data, time-zone data and the ledger",
+        description="Report everything that makes decisions fail closed or unreliable; "
+        "exit 1 when a check fails.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print one JSON object per check")
+    _add_db(doctor)
+
     db = commands.add_parser("db", help="database schema management")
     db_sub = db.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
     up = db_sub.add_parser("upgrade", help="create or migrate the schema to the newest revision")
@@ -332,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _client(args: argparse.Namespace, **kwargs: Any) -> Compliance:
+    # The CLI records every decision it makes in the ledger (the library's default is off).
+    kwargs.setdefault("ledger", "all")
     policies = tuple(Policy.load(p) for p in getattr(args, "policy", []))
     skip = getattr(args, "skip_unconfirmed", False)
     if policies or skip:
@@ -389,14 +502,9 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_scrub(args: argparse.Namespace, out: Console) -> int:
-    from optout._scrub import scrub_csv  # noqa: PLC0415 - only this command needs it
-
-    context = _context(args)
-    with _client(args) as client:
-        summary = scrub_csv(client, args.input, args.output, column=args.column, **context)
-    if not args.quiet:
-        out.print(summary.render(), highlight=False)
-    return EXIT_OK
+    # A scrub's record is its output file and report; it does not write one ledger entry
+    # per row (see docs/security.md).
+    return run_scrub(args, functools.partial(_client, ledger="off"), out)
 
 
 def _login() -> str:
@@ -634,12 +742,254 @@ def _cmd_rules(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
+def _backend(client: Compliance, name: str) -> Any:
+    found = client.registries.get(name)
+    if found is None:
+        raise ConfigurationError(
+            f"no registry {name!r} in use; in use: {', '.join(sorted(client.registries))}"
+        )
+    return found
+
+
+def _registry_validity() -> dict[str, Any]:
+    """Each registry's legal validity window, from the built-in packs."""
+    out: dict[str, Any] = {}
+    for pack in builtin_packs().values():
+        for rule in pack.rules:
+            if isinstance(rule, RegistryRule):
+                out[rule.registry] = rule.validity
+    return out
+
+
+def _read_numbers(path: str) -> list[str]:
+    import csv  # noqa: PLC0415
+
+    text = _read_text(path)
+    rows = list(csv.reader(text.splitlines()))
+    if rows and rows[0] and not any(ch.isdigit() for ch in rows[0][0]):
+        rows = rows[1:]
+    return [row[0] for row in rows if row and row[0].strip()]
+
+
+def _cmd_registry(args: argparse.Namespace, out: Console) -> int:
+    from optout._registries import _catalog  # noqa: PLC0415
+    from optout._registries._kinds import ConsultationRegistry, SnapshotRegistry  # noqa: PLC0415
+
+    if args.action == "list":
+        table = Table("registry", "kind", "used by default")
+        for name in _catalog.available():
+            kind = "plugin"
+            if name in _catalog.BUILTIN:
+                try:
+                    kind = (
+                        _catalog.create(name).kind.value
+                        if name not in ("file", "http_json", "es_robinson", "us_rnd")
+                        else "configurable"
+                    )
+                except OptoutError:
+                    kind = "configurable"
+            table.add_row(name, kind, "yes" if name in _catalog.DEFAULT_IDS else "")
+        out.print(table)
+        return EXIT_OK
+    with _client(args) as client:
+        if args.action == "status":
+            validity = _registry_validity()
+            now = utcnow()
+            rows = []
+            for name, backend in sorted(client.registries.items()):
+                row = {
+                    "registry": name,
+                    "kind": backend.kind.value,
+                    "data": "none",
+                    "date": "",
+                    "expires": "",
+                    "state": "not consulted",
+                }
+                window = validity.get(name)
+                if isinstance(backend, SnapshotRegistry):
+                    info = client.registry_store.active_snapshot(name)
+                    if info is not None:
+                        row.update(
+                            data=f"snapshot {info.version} ({info.count} numbers)",
+                            date=info.taken_at.isoformat(),
+                        )
+                        if window is not None:
+                            expires = info.taken_at + window
+                            row.update(
+                                expires=expires.isoformat(),
+                                state="fresh" if now < expires else "EXPIRED",
+                            )
+                        else:
+                            row.update(state="loaded")
+                elif isinstance(backend, ConsultationRegistry):
+                    done = client.registry_store.consultations(name)
+                    if done:
+                        last = done[0]
+                        checked = last["checked_at"]
+                        row.update(
+                            data=f"consultation {last['reference']} ({last['submitted']} numbers)",
+                            date=checked.isoformat(),
+                        )
+                        if window is not None:
+                            expires = checked + window
+                            row.update(
+                                expires=expires.isoformat(),
+                                state="fresh" if now < expires else "EXPIRED",
+                            )
+                else:
+                    row.update(data="per-number API answers", state="on demand")
+                rows.append(row)
+            if args.json:
+                for row in rows:
+                    print(json.dumps(row))
+            else:
+                table = Table(*rows[0].keys()) if rows else Table("registry")
+                for row in rows:
+                    table.add_row(*row.values())
+                out.print(table)
+            return EXIT_OK
+        backend = _backend(client, args.registry)
+        if args.action == "import":
+            if not isinstance(backend, SnapshotRegistry):
+                raise ConfigurationError(f"{args.registry} is not a snapshot registry")
+            taken = parse_instant(args.taken_at, name="--taken-at")
+            with out.status(f"importing {args.registry} ..."):
+                info = (
+                    backend.apply_changes(args.files, taken_at=taken)
+                    if args.changes
+                    else backend.import_files(args.files, taken_at=taken)
+                )
+            out.print(
+                f"{args.registry}: snapshot {info.version} in force: {info.count} numbers"
+                f", {info.rejected} lines rejected, sha256 {info.checksum[:16]}"
+            )
+            return EXIT_OK
+        if args.action == "export":
+            if isinstance(backend, SnapshotRegistry):
+                count = backend.export(args.output)
+                out.print(f"wrote {count} numbers to {args.output}")
+                return EXIT_OK
+            if isinstance(backend, ConsultationRegistry):
+                if args.numbers is None:
+                    raise ConfigurationError("--numbers FILE is needed: the numbers to submit")
+                report = backend.export_submission(_read_numbers(args.numbers), args.output)
+                out.print(
+                    f"wrote {report.unique} unique numbers to {args.output} (clear numbers;"
+                    f" the registry bills per unique number); {report.duplicates} "
+                    f"duplicates, {report.skipped_other_country} of other countries and "
+                    f"{report.invalid} invalid left out"
+                )
+                return EXIT_OK
+            raise ConfigurationError(f"{args.registry} has nothing to export")
+        if args.action == "ingest":
+            if not isinstance(backend, ConsultationRegistry):
+                raise ConfigurationError(f"{args.registry} is not a submit-and-receive registry")
+            consulted = backend.ingest(
+                _read_numbers(args.submitted),
+                args.returned,
+                reference=args.reference,
+                checked_at=parse_instant(args.checked_at, name="--checked-at"),
+            )
+            out.print(
+                f"{args.registry} consultation {consulted.reference}: {consulted.submitted} "
+                f"numbers, {consulted.listed} registered, {consulted.clear} clear"
+            )
+            return EXIT_OK
+        number = normalize(args.number, args.country).e164
+        (fact,) = backend.facts([number], utcnow())
+        out.print(
+            f"{args.registry} {number}: {fact.status}"
+            + (f", data of {fact.checked_at.isoformat()}" if fact.checked_at else "")
+            + (f", registered {fact.registered_at.date()}" if fact.registered_at else "")
+            + (f" ({fact.evidence})" if fact.evidence else "")
+            + (f": {fact.detail}" if fact.detail else "")
+        )
+        return EXIT_OK
+
+
 def _read_text(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"cannot read {path}: {exc}") from None
+
+
+def _cmd_audit(args: argparse.Namespace, out: Console) -> int:
+    import datetime as dt  # noqa: PLC0415
+    import pathlib  # noqa: PLC0415
+
+    from optout._ledger import Ledger, render_html  # noqa: PLC0415
+
+    with _client(args) as client:
+        if args.action == "verify":
+            report = Ledger(client.engine).verify()
+            if args.json:
+                print(json.dumps(report.to_dict()))
+            elif report.ok:
+                out.print(
+                    f"ledger intact: {report.checked} entries, head {report.head_id} "
+                    f"{report.head_hash or ''}",
+                    highlight=False,
+                )
+            else:
+                out.print(
+                    f"[bold red]ledger BROKEN[/] at entry {report.first_broken_id}: "
+                    f"{report.problem} ({report.checked} entries check out before it)",
+                    highlight=False,
+                )
+            return EXIT_OK if report.ok else EXIT_DENIED
+        if args.action == "export":
+            book = Ledger(client.engine)
+            bundle = book.export(
+                args.number,
+                parse_instant(args.start, name="--from"),
+                parse_instant(args.end, name="--to"),
+                region=args.country,
+            )
+            text = render_html(bundle) if args.html else json.dumps(bundle, indent=2)
+            if args.output == "-":
+                print(text)
+            else:
+                from optout._files import atomic_text_file  # noqa: PLC0415  (check its signature)
+
+                with atomic_text_file(pathlib.Path(args.output)) as handle:
+                    handle.write(text)
+                out.print(
+                    f"wrote {len(bundle['entries'])} entries for {bundle['number']} "
+                    f"to {args.output}",
+                    highlight=False,
+                )
+            return EXIT_OK
+        # purge
+        book = Ledger(client.engine, retention=dt.timedelta(days=args.retention_days))
+        result = book.purge(parse_instant(args.older_than, name="--older-than"), actor=args.actor)
+        if result.deleted:
+            out.print(
+                f"purged entries {result.first_id} to {result.last_id} ({result.deleted}) "
+                f"recorded before {result.cutoff.isoformat()}; checkpoint {result.checkpoint_id}",
+                highlight=False,
+            )
+        else:
+            out.print(f"nothing recorded before {result.cutoff.isoformat()}", highlight=False)
+        return EXIT_OK
+
+
+def _cmd_doctor(args: argparse.Namespace, out: Console) -> int:
+    from optout._doctor import run_doctor  # noqa: PLC0415
+
+    with _client(args) as client:
+        checks = run_doctor(client)
+    if args.json:
+        for check in checks:
+            print(json.dumps(check.to_dict()))
+    else:
+        table = Table("check", "status", "detail")
+        style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+        for check in checks:
+            table.add_row(check.name, f"[{style[check.status]}]{check.status}[/]", check.detail)
+        out.print(table)
+    return EXIT_DENIED if any(c.status == "fail" for c in checks) else EXIT_OK
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
@@ -649,6 +999,9 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "consent": _cmd_consent,
     "outcome": _cmd_outcome,
     "rules": _cmd_rules,
+    "registry": _cmd_registry,
+    "audit": _cmd_audit,
+    "doctor": _cmd_doctor,
     "db": _cmd_db,
 }
 

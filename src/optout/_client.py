@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
+import os
+import pathlib
 import threading
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -25,16 +29,31 @@ from optout._db import (
 from optout._decision import Decision, Evidence, Reason
 from optout._errors import ConfigurationError, InvalidNumberError, NotFoundError
 from optout._facts import AbandonmentCache, load_attempts, needs_of
+from optout._ledger import Ledger, LedgerMode
 from optout._numbers import normalize, normalize_region
 from optout._outcomes import OutcomeMap
+from optout._registries._base import Registry
+from optout._registries._catalog import defaults as registry_defaults
+from optout._registries._store import RegistryStore
 from optout._rules._book import RuleBook
 from optout._rules._decide import RuleCall, check_rules
+from optout._rules._engine import RegistryFact
 from optout._schema import attempts as _attempts
 from optout._suppressions import SuppressionList
 from optout._timeutil import instant, utcnow
 from optout._vocab import Channel, Outcome, Purpose, Scope, Technology, coerce
 
 __all__ = ["Attempt", "Compliance", "Reservation", "can_call", "default_client", "record_outcome"]
+
+_log = logging.getLogger("optout")
+
+
+def _ledger_inputs(number: object, **kwargs: Any) -> dict[str, Any]:
+    """The call's inputs as the ledger records them (the values given, as given)."""
+    out = {k: v for k, v in kwargs.items() if v is not None}
+    out["number"] = number if isinstance(number, str | int) else repr(number)
+    return out
+
 
 _NUMBERING_PLAN = Evidence(
     kind="numbering_plan",
@@ -100,6 +119,16 @@ class Compliance:
             :class:`optout.SchemaError`).
         rules: the jurisdiction packs and company policies in force (default: every
             built-in pack, no policy). See :class:`optout.RuleBook`.
+        registries: the national registry backends (default: every local, file-based one:
+            ``us_dnc``, ``gb_tps``, ``gb_ctps``, ``ca_dncl``, ``it_rpo``, ``fr_bloctel``,
+            ``au_dncr``, ``br_nmp``). A registry a pack requires with no backend here, or
+            with no data imported yet, denies with ``registry.not_consulted``.
+        snapshot_dir: where snapshot index files live on this host (default:
+            ``$OPTOUT_SNAPSHOT_DIR``, else ``snapshots/`` beside the SQLite file, else the
+            user data directory).
+        ledger: record decisions in the tamper-evident ledger: a :class:`Ledger`, or a
+            mode (``"all"``, ``"denials"``, ``"sample"``, ``"off"``). Off by default in the
+            library (every recorded decision is a write); the CLI records every decision.
         outcome_map: translates a dialer's own disposition codes for
             :meth:`record_outcome`. See :class:`optout.OutcomeMap`.
         abandonment_cache_seconds: how long a campaign's abandoned-call counts are reused
@@ -117,7 +146,10 @@ class Compliance:
         migrate: bool | None = None,
         rules: RuleBook | None = None,
         outcome_map: OutcomeMap | None = None,
+        registries: Sequence[Registry] | None = None,
+        snapshot_dir: str | os.PathLike[str] | None = None,
         abandonment_cache_seconds: float = 5.0,
+        ledger: Ledger | LedgerMode = "off",
     ) -> None:
         if engine is not None and url is not None:
             raise ConfigurationError("pass either url or engine, not both")
@@ -141,9 +173,25 @@ class Compliance:
         except BaseException:
             self.close()
             raise
+        if isinstance(ledger, Ledger):
+            self.ledger = ledger if ledger.engine is self._engine else ledger.bound_to(self._engine)
+        else:
+            self.ledger = Ledger(self._engine, mode=ledger)
         self.suppressions = SuppressionList(self._engine, default_region=self._region)
         self.consents = ConsentList(self._engine, default_region=self._region)
         self.registrations = RegistrationList(self._engine, default_region=self._region)
+        self.registry_store = RegistryStore(
+            self._engine, None if snapshot_dir is None else pathlib.Path(snapshot_dir)
+        )
+        chosen = list(registry_defaults() if registries is None else registries)
+        self._registries: dict[str, Registry] = {}
+        for backend in chosen:
+            if not isinstance(backend, Registry):
+                raise ConfigurationError(f"not a registry backend: {backend!r}")
+            if backend.id in self._registries:
+                raise ConfigurationError(f"two backends for registry {backend.id!r}")
+            backend.bind(self.registry_store)
+            self._registries[backend.id] = backend
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -151,6 +199,11 @@ class Compliance:
     def engine(self) -> Engine:
         """The SQLAlchemy engine in use."""
         return self._engine
+
+    @property
+    def registries(self) -> dict[str, Registry]:
+        """The registry backends in use, by registry id."""
+        return dict(self._registries)
 
     @property
     def rules(self) -> RuleBook:
@@ -232,9 +285,31 @@ class Compliance:
             time_zone=time_zone,
         )
         if isinstance(call, Decision):
-            return call
-        with translate_errors(self._engine), self._reading() as conn:
-            return self._decide(conn, call)
+            decision = call
+        else:
+            with translate_errors(self._engine), self._reading() as conn:
+                decision = self._decide(conn, call)
+        if self.ledger.wants(decision):
+            inputs = _ledger_inputs(
+                number,
+                api="can_call",
+                at=at,
+                country=country,
+                campaign=campaign,
+                brand=brand,
+                purpose=purpose,
+                channel=channel,
+                technology=technology,
+                person=person,
+                debt=debt,
+                subject=subject,
+                state=state,
+                postal_code=postal_code,
+                time_zone=time_zone,
+            )
+            with writing(self._engine) as conn:
+                self.ledger.append(conn, decision, inputs)
+        return decision
 
     def reserve(self, number: object, **kwargs: Any) -> Reservation:
         """Decide and, when allowed, record the attempt, in one transaction.
@@ -245,8 +320,12 @@ class Compliance:
         workers deciding at once. The attempt is stored with no outcome yet; it counts for
         every cap until :meth:`record_outcome` is given its ``attempt_id``.
         """
+        inputs = _ledger_inputs(number, api="reserve", **kwargs)
         call = self._call(number, **kwargs)
         if isinstance(call, Decision):
+            if self.ledger.wants(call):
+                with writing(self._engine) as conn:
+                    self.ledger.append(conn, call, inputs)
             return Reservation(decision=call, attempt_id=None)
         with writing(self._engine) as conn:
             if self._postgres:
@@ -259,6 +338,8 @@ class Compliance:
                     )
             decision = self._decide(conn, call)
             if not decision.allowed:
+                if self.ledger.wants(decision):
+                    self.ledger.append(conn, decision, inputs)
                 return Reservation(decision=decision, attempt_id=None)
             attempt_id = conn.execute(
                 _attempts.insert()
@@ -280,6 +361,9 @@ class Compliance:
                 )
                 .returning(_attempts.c.id)
             ).scalar_one()
+            if self.ledger.wants(decision):
+                # Last in the transaction: the ledger lock follows the number/person locks.
+                self.ledger.append(conn, decision, {**inputs, "attempt_id": int(attempt_id)})
         return Reservation(decision=decision, attempt_id=int(attempt_id))
 
     def _call(
@@ -364,7 +448,13 @@ class Compliance:
             if needs.history is None
             else load_attempts(conn, phone.e164, call.person, when - needs.history)
         )
-        registered = self.registrations.for_call(conn, phone.e164) if needs.registries else []
+        registered = self.registrations.for_call(conn, phone.e164) if needs.registrations else []
+        facts = [self._registry_fact(name, phone.e164, when) for name in sorted(needs.registries)]
+        registered += [
+            (f.registry, f.registered_at)
+            for f in facts
+            if f.status == "listed" and f.registered_at is not None
+        ]
         consents = self.consents.for_call(conn, phone.e164, call.person) if needs.consents else []
         abandonment = [
             self._abandonment.counts(conn, call.campaign, period, when)
@@ -377,6 +467,7 @@ class Compliance:
             consents=[c.fact() for c in consents],
             registrations=registered,
             abandonment=abandonment,
+            registry_facts=facts,
             location=location,
         )
         fixed = tuple(reasons)
@@ -403,6 +494,24 @@ class Compliance:
             Evidence(kind="registration", id=reg, source="registrations", date=since)
             for reg, since in registered
         )
+        evidence.extend(
+            Evidence(
+                kind="registry",
+                id=f.registry,
+                source=f.source or f.status,
+                date=f.checked_at,
+                version=f.evidence,
+                detail=MappingProxyType(
+                    {
+                        "status": f.status,
+                        "registered_at": f.registered_at.isoformat() if f.registered_at else "",
+                        "fail_open": str(f.fail_open),
+                        "detail": f.detail or "",
+                    }
+                ),
+            )
+            for f in facts
+        )
         if needs.history is not None:
             evidence.append(
                 Evidence(
@@ -425,6 +534,23 @@ class Compliance:
             checked_at=when,
             phone=phone,
         )
+
+    def _registry_fact(self, registry: str, e164: str, at: dt.datetime) -> RegistryFact:
+        """What the configured backend says; never an exception (fail closed)."""
+        backend = self._registries.get(registry)
+        if backend is None:
+            return RegistryFact(registry=registry, status="unknown", detail="no backend configured")
+        try:
+            (fact,) = backend.facts([e164], at)
+        except Exception as exc:
+            _log.warning("registry %s failed: %s", registry, type(exc).__name__)
+            return RegistryFact(
+                registry=registry,
+                status="unavailable",
+                detail=f"backend error: {type(exc).__name__}: {exc}",
+                fail_open=backend.options.fail_open,
+            )
+        return fact
 
     def _check_suppressions(
         self, conn: sa.Connection, call: RuleCall, reasons: list[Reason], evidence: list[Evidence]
@@ -564,7 +690,11 @@ class Compliance:
                     sa.update(_attempts)
                     .where(_attempts.c.id == attempt_id)
                     .values(
-                        outcome=the_outcome.value, raw_code=raw, outcome_at=when, actor=actor_text
+                        outcome=the_outcome.value,
+                        raw_code=raw,
+                        outcome_at=when,
+                        # Keep the reservation's actor unless this report names one.
+                        **({"actor": actor_text} if actor_text else {}),
                     )
                 )
             if the_outcome is Outcome.DNC_REQUEST:
@@ -578,6 +708,8 @@ class Compliance:
                     scope_value=brand_text,
                     at=when,
                 ).id
+        if the_outcome is Outcome.ABANDONED:
+            self._abandonment.clear()
         return Attempt(
             id=attempt_id,
             number=e164,

@@ -221,10 +221,15 @@ class ConsentList:
     def for_call(
         self, conn: sa.Connection, number: str, person: str | None
     ) -> builtins.list[Consent]:
-        """The records that may cover a call to ``number`` (or to ``person``)."""
+        """The records that may cover a call to ``number``.
+
+        Consent is tied to the number it was given for (the TCPA's reading): a consent
+        recorded for the same person on another number does not cover this one. When the
+        call names a person, a record for this number naming another person does not count.
+        """
         cond = _c.c.number == number
         if person is not None:
-            cond = sa.or_(cond, _c.c.person == person)
+            cond = sa.and_(cond, sa.or_(_c.c.person.is_(None), _c.c.person == person))
         return [_row(r) for r in conn.execute(sa.select(_c).where(cond).order_by(_c.c.id))]
 
 

@@ -19,6 +19,9 @@ __all__ = [
     "NotFoundError",
     "OptoutError",
     "PackError",
+    "RegistryError",
+    "RegistryFormatError",
+    "RegistryUnavailableError",
     "SchemaError",
 ]
 
@@ -51,6 +54,36 @@ class PackError(ConfigurationError):
     """A rule pack or policy file is not valid.
 
     The message names the file, the rule (by id and position) and what is wrong.
+    """
+
+
+class RegistryError(OptoutError):
+    """A national registry backend failed: a bad file, a broken answer, an unreachable API."""
+
+
+class RegistryFormatError(RegistryError, ValueError):
+    """A registry file or answer is not in the expected format.
+
+    ``path`` and ``line`` say where, when known; ``rejected`` counts the lines that could
+    not be used. The snapshot or answers in force are left untouched.
+    """
+
+    def __init__(
+        self, message: str, *, path: str | None = None, line: int | None = None, rejected: int = 0
+    ) -> None:
+        where = f"{path}" if path else ""
+        if line is not None:
+            where += f", line {line}" if where else f"line {line}"
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.line = line
+        self.rejected = rejected
+
+
+class RegistryUnavailableError(RegistryError):
+    """A registry could not be consulted (timeouts, 5xx, 429, open circuit breaker).
+
+    :meth:`optout.Compliance.can_call` turns it into a ``registry.unavailable`` denial.
     """
 
 

@@ -17,9 +17,10 @@ from optout._rules._model import (
     CapRule,
     ConsentRule,
     CooldownRule,
+    RegistryRule,
 )
 from optout._schema import attempts as _a
-from optout._vocab import Outcome, Purpose
+from optout._vocab import Channel, Outcome, Purpose, Technology
 
 __all__ = ["AbandonmentCache", "Needs", "load_attempts", "needs_of"]
 
@@ -30,15 +31,17 @@ class Needs:
 
     history: dt.timedelta | None  # how far back attempts matter; None: not at all
     consents: bool
-    registries: bool
+    registrations: bool  # stored registration dates (consent voiding)
     abandonment: tuple[dt.timedelta, ...]
+    registries: frozenset[str]  # registries whose answers the rules need
 
 
 def needs_of(rules: Sequence[BoundRule], purpose: Purpose) -> Needs:
     """The facts worth loading for ``rules`` (rules for other purposes are skipped)."""
     history: dt.timedelta | None = None
-    consents = registries = False
+    consents = registrations = False
     abandonment: set[dt.timedelta] = set()
+    registries: set[str] = set()
     for bound in rules:
         rule = bound.rule
         if purpose not in rule.purposes:
@@ -50,14 +53,20 @@ def needs_of(rules: Sequence[BoundRule], purpose: Purpose) -> Needs:
             history = span if history is None else max(history, span)
         elif isinstance(rule, ConsentRule):
             consents = True
-            registries = registries or rule.registry is not None
+            named = ({rule.registry} if rule.registry else set()) | set(rule.voided_by)
+            registrations = registrations or bool(named)
+            registries |= named
         elif isinstance(rule, AbandonmentRule):
             abandonment.add(rule.period)
+        elif isinstance(rule, RegistryRule):
+            registries.add(rule.registry)
+            consents = consents or bool(rule.exempt)
     return Needs(
         history=history,
         consents=consents,
-        registries=registries,
+        registrations=registrations,
         abandonment=tuple(sorted(abandonment)),
+        registries=frozenset(registries),
     )
 
 
@@ -78,6 +87,8 @@ def load_attempts(
         _a.c.campaign,
         _a.c.brand,
         _a.c.subject,
+        _a.c.channel,
+        _a.c.technology,
     ).where(cond, _a.c.at > since)
     return [
         AttemptFact(
@@ -90,6 +101,8 @@ def load_attempts(
             campaign=r.campaign,
             brand=r.brand,
             subject=r.subject,
+            channel=Channel(r.channel),
+            technology=Technology(r.technology),
         )
         for r in conn.execute(stmt)
     ]
@@ -106,14 +119,21 @@ class AbandonmentCache:
     def __init__(self, ttl: float = 5.0) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str | None, int], tuple[float, int, int]] = {}
+        self._cache: dict[tuple[str | None, int, int], tuple[float, int, int]] = {}
+
+    def clear(self) -> None:
+        """Forget every count (an outcome was just recorded)."""
+        with self._lock:
+            self._cache.clear()
 
     def counts(
         self, conn: sa.Connection, campaign: str | None, period: dt.timedelta, at: dt.datetime
     ) -> tuple[int, int, int]:
         """``(period_seconds, abandoned, answered_live)`` for the campaign (or all)."""
         seconds = int(period.total_seconds())
-        key = (campaign, seconds)
+        # The decided instant is part of the key (to the cache's own resolution), so a
+        # decision for another instant (a replay, scrub --at) never reuses these counts.
+        key = (campaign, seconds, int(at.timestamp() // max(self.ttl, 1.0)))
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)

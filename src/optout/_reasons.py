@@ -30,6 +30,11 @@ REASON_CODES: Final = MappingProxyType(
         "consent.expired": "The consent the call needs has expired or is too old.",
         "consent.voided_by_registry": "A registry registration voided the consents given before.",
         "abandonment.rate_exceeded": "The campaign's abandoned-call rate is over the limit.",
+        "registry.listed": "A national do-not-call registry lists the number.",
+        "registry.not_consulted": "The number was never checked against a registry that covers it.",
+        "registry.expired": "The registry answer (snapshot or consultation) is too old to rely on.",
+        "registry.unavailable": "The registry could not be consulted; calls wait until it can be.",
+        "jurisdiction.unsupported": "No rule pack covers the callee's country.",
         "location.unknown_time_zone": "The callee's time zone is unknown: hours cannot be checked.",
     }
 )

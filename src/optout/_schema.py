@@ -12,7 +12,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["METADATA", "UTCDateTime", "attempts", "consents", "registrations", "suppressions"]
+__all__ = [
+    "METADATA",
+    "UTCDateTime",
+    "attempts",
+    "consents",
+    "registrations",
+    "registry_answers",
+    "registry_consultations",
+    "registry_snapshots",
+    "suppressions",
+]
 
 METADATA = sa.MetaData()
 
@@ -129,4 +139,56 @@ registrations = sa.Table(
     sa.Column("reference", sa.String(200), nullable=True),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
     sa.Index("ix_registrations_number", "number", "registry"),
+)
+
+registry_snapshots = sa.Table(
+    "registry_snapshots",
+    METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("registry", sa.String(32), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    # The date of the list itself (the registry's download or publication date).
+    sa.Column("taken_at", UTCDateTime(), nullable=False),
+    sa.Column("imported_at", UTCDateTime(), nullable=False),
+    sa.Column("source", sa.String(1000), nullable=False),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=False),
+    sa.Column("path", sa.String(1000), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("rejected", sa.BigInteger(), nullable=False),
+    sa.Index("ix_registry_snapshots_registry", "registry", "active"),
+)
+
+registry_answers = sa.Table(
+    "registry_answers",
+    METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("registry", sa.String(32), nullable=False),
+    sa.Column("number", sa.String(128), nullable=False),
+    # "listed" or "clear"
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("registered_at", UTCDateTime(), nullable=True),
+    sa.Column("checked_at", UTCDateTime(), nullable=False),
+    sa.Column("valid_until", UTCDateTime(), nullable=True),
+    # Consultation id, snapshot version or signature: the proof of this answer.
+    sa.Column("evidence", sa.String(2000), nullable=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_registry_answers_lookup", "number", "registry", "checked_at"),
+)
+
+registry_consultations = sa.Table(
+    "registry_consultations",
+    METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("registry", sa.String(32), nullable=False),
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("submitted_at", UTCDateTime(), nullable=True),
+    sa.Column("checked_at", UTCDateTime(), nullable=False),
+    sa.Column("submitted", sa.BigInteger(), nullable=False),
+    sa.Column("listed", sa.BigInteger(), nullable=False),
+    sa.Column("clear", sa.BigInteger(), nullable=False),
+    sa.Column("source", sa.String(1000), nullable=False),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_registry_consultations_registry", "registry", "checked_at"),
 )

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from optout import normalize
 from optout._rules._book import RuleBook
 from optout._rules._decide import RuleCall, RuleOutcome, check_rules
-from optout._rules._engine import AttemptFact, ConsentFact
-from optout._rules._model import ConsentKind
+from optout._rules._engine import AttemptFact, ConsentFact, RegistryFact
+from optout._rules._model import ConsentKind, RegistryRule
 from optout._vocab import Channel, Outcome, Purpose, Technology
 
 BOOK = RuleBook()
@@ -37,11 +37,14 @@ def decide(
     consents: Sequence[ConsentFact] = (),
     registrations: Sequence[tuple[str, dt.datetime]] = (),
     abandonment: Sequence[tuple[int, int, int]] = (),
+    registry_facts: Sequence[RegistryFact] | None = None,
     **hints: str | None,
 ) -> RuleOutcome:
     """Evaluate the rules for ``number`` at ``at`` (hints: campaign, brand, person, debt,
     subject, state, postal_code, time_zone). ``abandonment`` holds campaign counts as
-    ``(period_seconds, abandoned, answered_live)``."""
+    ``(period_seconds, abandoned, answered_live)``. ``registry_facts`` default to "every
+    registry consulted the day before, number not listed", so that pack tests see the
+    rules other than the registry checks; pass facts to test those."""
     call = RuleCall(
         phone=normalize(number),
         at=at,
@@ -57,7 +60,23 @@ def decide(
         consents=consents,
         registrations=registrations,
         abandonment=abandonment,
+        registry_facts=all_clear(at) if registry_facts is None else registry_facts,
     )
+
+
+REGISTRIES = sorted(
+    {r.registry for p in BOOK.packs.values() for r in p.rules if isinstance(r, RegistryRule)}
+)
+
+
+def all_clear(at: dt.datetime) -> list[RegistryFact]:
+    """Every registry the packs name, consulted a day before ``at``: not listed."""
+    return [
+        RegistryFact(
+            registry=name, status="clear", checked_at=at - dt.timedelta(days=1), evidence="test"
+        )
+        for name in REGISTRIES
+    ]
 
 
 def codes(outcome: RuleOutcome) -> list[str]:
@@ -75,6 +94,8 @@ def attempt(
     at: dt.datetime,
     outcome: Outcome | str | None = Outcome.NO_ANSWER,
     purpose: Purpose | str = Purpose.MARKETING,
+    channel: Channel | str | None = None,
+    technology: Technology | str | None = None,
     **keys: str | None,
 ) -> AttemptFact:
     """A past attempt (keys: person, debt, campaign, brand, subject)."""
@@ -83,7 +104,13 @@ def attempt(
         outcome=None if outcome is None else Outcome(outcome),
         number=normalize(number).e164,
         purpose=Purpose(purpose),
-        **keys,
+        channel=None if channel is None else Channel(channel),
+        technology=None if technology is None else Technology(technology),
+        person=keys.get("person"),
+        debt=keys.get("debt"),
+        campaign=keys.get("campaign"),
+        brand=keys.get("brand"),
+        subject=keys.get("subject"),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from _rulecheck import attempt, codes, consent, decide, local, sources
+from _rulecheck import all_clear, attempt, codes, consent, decide, local, sources
 
 from optout._rules._decide import RuleOutcome
 from optout._rules._engine import AttemptFact
@@ -156,9 +156,10 @@ def test_cap_counts_per_professional_and_number() -> None:
 def test_refusal_cool_down_of_sixty_full_days() -> None:
     refused = [attempt(NUMBER, local(PARIS, 2026, 6, 4, 11, 0), "refused", brand="acme")]
     at = local(PARIS, 2026, 6, 5, 11, 0)
-    out = decide(NUMBER, at, attempts=refused, brand="acme")
-    assert codes(out) == ["cooldown.active"]
     end = local(PARIS, 2026, 8, 4, 11, 0)  # 61 x 24 h: 60 whole days after the refusal day
+    # A Bloctel consultation fresh at the end, so only the cool-down decides.
+    out = decide(NUMBER, at, attempts=refused, brand="acme", registry_facts=all_clear(end))
+    assert codes(out) == ["cooldown.active"]
     assert out.next_allowed(at) == end
     # 3 Aug is only the 60th day after 4 June: still inside the cool-down.
     assert codes(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from _rulecheck import BOOK, attempt, decide
+from _rulecheck import BOOK, all_clear, attempt, decide
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,7 +56,8 @@ def test_next_allowed_is_allowed_and_nothing_before_it_is(
     technology: str,
     probes: list[float],
 ) -> None:
-    out = decide(number, at, purpose=purpose, technology=technology)
+    facts = all_clear(at)  # fixed facts: consulted the day before ``at``
+    out = decide(number, at, purpose=purpose, technology=technology, registry_facts=facts)
     nxt = out.next_allowed(at)
     if not out.reasons:
         assert nxt is None
@@ -64,15 +65,22 @@ def test_next_allowed_is_allowed_and_nothing_before_it_is(
     if nxt is None:
         return  # a reason that never lapses by itself (consent, ...)
     assert nxt > at
-    assert decide(number, nxt, purpose=purpose, technology=technology).reasons == ()
+    assert (
+        decide(number, nxt, purpose=purpose, technology=technology, registry_facts=facts).reasons
+        == ()
+    )
     span = nxt - at
     for fraction in [*probes, 0.0]:
         t = at + span * fraction
         if t < nxt:
-            assert decide(number, t, purpose=purpose, technology=technology).reasons, t
+            assert decide(
+                number, t, purpose=purpose, technology=technology, registry_facts=facts
+            ).reasons, t
     just_before = nxt - dt.timedelta(seconds=1)
     if just_before > at:
-        assert decide(number, just_before, purpose=purpose, technology=technology).reasons
+        assert decide(
+            number, just_before, purpose=purpose, technology=technology, registry_facts=facts
+        ).reasons
 
 
 _extra_rules = st.one_of(

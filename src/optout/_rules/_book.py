@@ -41,7 +41,16 @@ def _describe_errors(exc: pydantic.ValidationError, data: Any, where: str) -> st
             loc = [
                 p
                 for p in loc[2:]
-                if p not in ("window", "blackout", "cap", "cooldown", "consent", "abandonment")
+                if p
+                not in (
+                    "window",
+                    "blackout",
+                    "cap",
+                    "cooldown",
+                    "consent",
+                    "abandonment",
+                    "registry",
+                )
             ]
         field = ".".join(str(p) for p in loc)
         message = err["msg"].removeprefix("Value error, ")
@@ -113,6 +122,10 @@ class RuleBook:
             of their holidays (strictest); ``"country"`` applies the country pack only.
         consent_lifts: honour ``lifted_by_consent`` in packs (the law's own loosenings,
             such as French hours with consent). On by default.
+        unsupported: what happens to a number whose country no pack covers (or that
+            belongs to no country, like ``+800``): ``"deny"`` (the default: optout cannot
+            tell what the law allows there) or ``"allow"``, an explicit loosening recorded
+            as evidence.
     """
 
     packs: Mapping[str, Pack] = dataclasses.field(default_factory=builtin_packs)
@@ -121,6 +134,7 @@ class RuleBook:
     disabled: frozenset[str] = frozenset()
     unknown_subdivision: Literal["all", "country"] = "all"
     consent_lifts: bool = True
+    unsupported: Literal["deny", "allow"] = "deny"
 
     def __post_init__(self) -> None:
         misfiled = sorted(key for key, pack in self.packs.items() if key != pack.id)
@@ -132,6 +146,8 @@ class RuleBook:
         unknown = sorted(set(self.disabled) - known)
         if unknown:
             raise ConfigurationError(f"cannot disable unknown rules: {', '.join(unknown)}")
+        if self.unsupported not in ("deny", "allow"):
+            raise ConfigurationError("unsupported must be 'deny' or 'allow'")
         if self.unknown_subdivision not in ("all", "country"):
             raise ConfigurationError("unknown_subdivision must be 'all' or 'country'")
 
@@ -186,7 +202,12 @@ class RuleBook:
                 ),
             )
         )
-        if self.disabled or not self.include_unconfirmed or not self.consent_lifts:
+        if (
+            self.disabled
+            or not self.include_unconfirmed
+            or not self.consent_lifts
+            or self.unsupported == "allow"
+        ):
             out.append(
                 Evidence(
                     kind="rule_settings",
@@ -197,6 +218,7 @@ class RuleBook:
                             "disabled": ",".join(sorted(self.disabled)),
                             "include_unconfirmed": str(self.include_unconfirmed),
                             "consent_lifts": str(self.consent_lifts),
+                            "unsupported": self.unsupported,
                         }
                     ),
                 )

@@ -14,6 +14,7 @@ from optout._rules._engine import (
     AttemptFact,
     BoundRule,
     ConsentFact,
+    RegistryFact,
     Situation,
     evaluate,
     next_allowed_at,
@@ -70,6 +71,7 @@ def check_rules(
     consents: Sequence[ConsentFact] = (),
     registrations: Sequence[tuple[str, dt.datetime]] = (),
     abandonment: Sequence[tuple[int, int, int]] = (),
+    registry_facts: Sequence[RegistryFact] = (),
     location: Location | None = None,
 ) -> RuleOutcome:
     """Evaluate every rule that binds ``call`` at ``call.at``."""
@@ -91,8 +93,20 @@ def check_rules(
         consents=tuple(consents),
         registrations=tuple(registrations),
         abandonment=tuple(abandonment),
+        registry_facts=tuple(registry_facts),
     )
     reasons = evaluate(rules, situation, call.at)
+    if book.unsupported == "deny" and not book.packs_for(where):
+        country = where.country or "no country"
+        reasons.insert(
+            0,
+            Reason(
+                code="jurisdiction.unsupported",
+                message=f"no rule pack covers {country}: optout cannot tell what the law allows "
+                "there (RuleBook(unsupported='allow') lets such calls through)",
+                source="optout.jurisdiction",
+            ),
+        )
     evidence = book.evidence(where, campaign=call.campaign, brand=call.brand)
     return RuleOutcome(
         reasons=tuple(reasons), evidence=tuple(evidence), rules=rules, situation=situation

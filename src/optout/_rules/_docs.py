@@ -32,6 +32,7 @@ from optout._rules._model import (
     CountedAttempts,
     HolidaySpec,
     Pack,
+    RegistryRule,
     Rule,
     ScopeKey,
     TimeRange,
@@ -64,6 +65,7 @@ _KIND_NAMES = {
     "cooldown": "cool-down after an outcome",
     "consent": "consent required",
     "abandonment": "abandoned-call rate limit",
+    "registry": "national do-not-call registry check",
 }
 _CONFIDENCE_TEXT = {
     Confidence.PRIMARY: "primary (read in the primary legal source)",
@@ -295,6 +297,31 @@ def _abandonment_lines(rule: AbandonmentRule) -> list[str]:
     ]
 
 
+def _registry_lines(rule: RegistryRule) -> list[str]:
+    lines = [
+        f"The number must have been checked against the **{rule.registry}** registry: an "
+        f"answer is relied on for **{_duration(rule.validity)}** from the snapshot or "
+        "consultation date. A number the registry lists is denied; so is one never checked, "
+        "one whose answer is older than that, or one the registry could not answer for.",
+    ]
+    if rule.grace is not None:
+        lines.append(
+            f"A registration binds **{_duration(rule.grace)}** after its date, when "
+            "the registry gives the date."
+        )
+    if rule.exempt:
+        ages = ", ".join(
+            f"{k.value} within {_duration(v)}" for k, v in sorted(rule.exempt_max_age.items())
+        )
+        kinds = ", ".join(sorted(k.value for k in rule.exempt))
+        lines.append(
+            f"Exempt from a listing with a consent or relationship of kind: {kinds}"
+            + (f" ({ages})" if ages else "")
+            + "."
+        )
+    return lines
+
+
 def _kind_lines(rule: Rule) -> list[str]:
     if isinstance(rule, WindowRule):
         return _window_lines(rule)
@@ -306,6 +333,8 @@ def _kind_lines(rule: Rule) -> list[str]:
         return _cooldown_lines(rule)
     if isinstance(rule, ConsentRule):
         return _consent_lines(rule)
+    if isinstance(rule, RegistryRule):
+        return _registry_lines(rule)
     return _abandonment_lines(rule)
 
 

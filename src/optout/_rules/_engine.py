@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from optout._decision import Reason
 from optout._rules._calendar import HolidayCalendar, first_instant_at, zone
@@ -26,6 +27,7 @@ from optout._rules._model import (
     ConsentRule,
     CooldownRule,
     CountedAttempts,
+    RegistryRule,
     Rule,
     ScopeKey,
     TimeRange,
@@ -33,7 +35,15 @@ from optout._rules._model import (
 )
 from optout._vocab import Channel, NumberType, Outcome, Purpose, Technology
 
-__all__ = ["AttemptFact", "BoundRule", "ConsentFact", "Situation", "evaluate", "next_allowed_at"]
+__all__ = [
+    "AttemptFact",
+    "BoundRule",
+    "ConsentFact",
+    "RegistryFact",
+    "Situation",
+    "evaluate",
+    "next_allowed_at",
+]
 
 #: How far ahead the search for an allowed instant looks before calling a denial permanent.
 HORIZON = dt.timedelta(days=400)
@@ -54,6 +64,8 @@ class AttemptFact:
     campaign: str | None = None
     brand: str | None = None
     subject: str | None = None
+    channel: Channel | None = None  # None: unknown, counted by every rule
+    technology: Technology | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,6 +80,31 @@ class ConsentFact:
     brand: str | None = None  # None: the whole company
     revoked_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegistryFact:
+    """What a national registry says about a number, and how that answer was obtained.
+
+    ``status`` is ``"listed"``, ``"clear"`` (consulted, not listed), ``"unknown"`` (never
+    consulted, or no backend for the registry) or ``"unavailable"`` (the registry could not
+    be reached). ``checked_at`` is the snapshot date or the consultation instant;
+    ``valid_until`` an expiry the registry itself gave, if any. ``fail_open`` is the
+    explicit per-registry setting that lets calls through when the answer is missing,
+    stale or unavailable.
+    """
+
+    registry: str
+    status: Literal["listed", "clear", "unknown", "unavailable"]
+    checked_at: dt.datetime | None = None
+    registered_at: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+    evidence: str | None = None
+    source: str | None = None
+    detail: str | None = None
+    fail_open: bool = False
+    #: An explicit per-registry validity (RegistryOptions.validity) replacing the pack's.
+    validity: dt.timedelta | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,6 +127,13 @@ class Situation:
     registrations: tuple[tuple[str, dt.datetime], ...] = ()  # (registry, registered_at)
     #: Campaign abandonment counts: (period in seconds, abandoned, answered live).
     abandonment: tuple[tuple[int, int, int], ...] = ()
+    registry_facts: tuple[RegistryFact, ...] = ()
+
+    def registry_fact(self, registry: str) -> RegistryFact:
+        for fact in self.registry_facts:
+            if fact.registry == registry:
+                return fact
+        return RegistryFact(registry=registry, status="unknown")
 
     def registered(self, registry: str) -> dt.datetime | None:
         for name, since in self.registrations:
@@ -276,6 +320,16 @@ def _same_scope(a: AttemptFact, s: Situation, scope: frozenset[ScopeKey]) -> boo
     return True
 
 
+def _same_kind(rule: CapRule | CooldownRule, a: AttemptFact) -> bool:
+    """An attempt counts for a rule only on the rule's channels and technologies (an SMS
+    does not count towards a voice cap); an attempt of unknown kind always counts."""
+    return (
+        a.purpose in rule.purposes
+        and (a.channel is None or a.channel in rule.channels)
+        and (a.technology is None or a.technology in rule.technologies)
+    )
+
+
 def _counts(rule: CapRule, a: AttemptFact) -> bool:
     if a.outcome is None or rule.counts is CountedAttempts.PLACED:
         return True  # an attempt still in flight counts until its outcome is known
@@ -317,7 +371,7 @@ def _cooldown_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
         for a in s.attempts
         if a.outcome in rule.after
         and a.at <= at < a.at + rule.duration
-        and a.purpose in rule.purposes
+        and _same_kind(rule, a)
         and _same_scope(a, s, rule.scope)
     ]
     if not triggers:
@@ -382,13 +436,39 @@ def _consent_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason |
     if rule.registry is not None and registered is None:
         return None  # the rule binds registered numbers only
     survives = rule.survives_registration if rule.registry else None
-    if _valid_consents(s, at, rule.accepted, rule.max_age, registered, survives):
+    valid = _valid_consents(s, at, rule.accepted, rule.max_age, registered, survives)
+    voids = [since for name in rule.voided_by if (since := s.registered(name)) is not None]
+    if voids:
+        valid = [c for c in valid if c.given_at >= max(voids)]
+    down = [
+        name
+        for name in sorted(rule.voided_by)
+        if (f := s.registry_fact(name)).status == "unavailable" and not f.fail_open
+    ]
+    if valid and down:
+        # The consent may belong to a previous subscriber and the registry that would tell
+        # could not be asked: fail closed until it can.
+        return _reason(
+            bound,
+            "registry.unavailable",
+            f"{', '.join(down)} could not be consulted to confirm the consent still "
+            f"belongs to this subscriber: {rule.title}",
+            None,
+        )
+    if valid:
         return None
     relevant = [c for c in s.consents if c.kind in rule.accepted and _covers(c, s)]
     future = [c.given_at for c in relevant if c.given_at > at]
     until = min(future) if future else None
     kinds = ", ".join(sorted(k.value for k in rule.accepted))
-    if registered is not None:
+    if voids and any(c.given_at < max(voids) for c in relevant):
+        code = "consent.voided_by_registry"
+        message = (
+            f"the number changed hands on {max(voids):%Y-%m-%d} "
+            f"({', '.join(sorted(rule.voided_by))}); consents ({kinds}) given before "
+            "that came from its previous subscriber"
+        )
+    elif registered is not None:
         code = "consent.voided_by_registry"
         message = (
             f"registered in {rule.registry} since {registered:%Y-%m-%d}; no consent "
@@ -436,8 +516,62 @@ def _abandonment_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reas
     return _reason(bound, "abandonment.rate_exceeded", message, None)
 
 
+def _registry_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
+    rule = bound.rule
+    assert isinstance(rule, RegistryRule)
+    fact = s.registry_fact(rule.registry)
+    name = rule.registry
+    if fact.status in ("unknown", "unavailable") or fact.checked_at is None:
+        if fact.fail_open:
+            return None
+        if fact.status == "unavailable":
+            detail = f": {fact.detail}" if fact.detail else ""
+            return _reason(
+                bound,
+                "registry.unavailable",
+                f"{name} could not be consulted{detail}; calls wait until it can be: {rule.title}",
+                None,
+            )
+        return _reason(
+            bound,
+            "registry.not_consulted",
+            f"the number was never checked against {name}: {rule.title}",
+            None,
+        )
+    expires = fact.checked_at + (fact.validity or rule.validity)
+    if fact.valid_until is not None:
+        expires = min(expires, fact.valid_until)
+    if at >= expires:
+        if fact.fail_open:
+            return None
+        return _reason(
+            bound,
+            "registry.expired",
+            f"the {name} answer from {fact.checked_at:%Y-%m-%d} expired on "
+            f"{expires:%Y-%m-%d %H:%M} UTC; consult it again: {rule.title}",
+            None,
+        )
+    if fact.status != "listed":
+        return None
+    if fact.registered_at is not None and rule.grace is not None:
+        binding = fact.registered_at + rule.grace
+        if at < binding:
+            return None  # the registration is not binding yet (the law's grace period)
+    if rule.exempt and _valid_consents(s, at, rule.exempt, rule.exempt_max_age, None, None):
+        return None
+    since = f" since {fact.registered_at:%Y-%m-%d}" if fact.registered_at else ""
+    return _reason(
+        bound,
+        "registry.listed",
+        f"registered in {name}{since} (checked {fact.checked_at:%Y-%m-%d}): {rule.title}",
+        None,
+    )
+
+
 def _check(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
     rule = bound.rule
+    if isinstance(rule, RegistryRule):
+        return _registry_reason(bound, s, at)
     if isinstance(rule, AbandonmentRule):
         return _abandonment_reason(bound, s, at)
     if isinstance(rule, WindowRule | BlackoutRule):

@@ -34,6 +34,7 @@ __all__ = [
     "HolidaySpec",
     "Pack",
     "PackInfo",
+    "RegistryRule",
     "Rule",
     "ScopeKey",
     "TimeRange",
@@ -329,6 +330,29 @@ class ConsentRule(_RuleBase):
     max_age: dict[ConsentKind, Duration] = Field(default_factory=dict)
     registry: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
     survives_registration: frozenset[ConsentKind] = frozenset()
+    #: Registries whose date for the number voids consents given before it (the US
+    #: Reassigned Numbers Database: a consent given before the number was disconnected
+    #: came from someone else).
+    voided_by: frozenset[str] = frozenset()
+
+
+class RegistryRule(_RuleBase):
+    """The number must have been checked against a national registry, recently enough.
+
+    The call is denied when the registry lists the number (once its registration is older
+    than ``grace``, when the registration date is known), when the registry was never
+    consulted for it, when the consultation or snapshot is older than ``validity``, or when
+    the registry could not be reached. A consent of a kind in ``exempt`` (within its
+    ``exempt_max_age``) exempts the call from a listing, as the law allows (the US
+    established business relationship).
+    """
+
+    kind: Literal["registry"]
+    registry: str = Field(pattern=r"^[a-z0-9_]+$")
+    validity: Duration
+    grace: Duration | None = None
+    exempt: frozenset[ConsentKind] = frozenset()
+    exempt_max_age: dict[ConsentKind, Duration] = Field(default_factory=dict)
 
 
 class AbandonmentRule(_RuleBase):
@@ -346,7 +370,13 @@ class AbandonmentRule(_RuleBase):
 
 
 Rule = Annotated[
-    WindowRule | BlackoutRule | CapRule | CooldownRule | ConsentRule | AbandonmentRule,
+    WindowRule
+    | BlackoutRule
+    | CapRule
+    | CooldownRule
+    | ConsentRule
+    | AbandonmentRule
+    | RegistryRule,
     Field(discriminator="kind"),
 ]
 

@@ -1,0 +1,1 @@
+"""National registry backends behind one interface (private; see ``optout.registries``)."""

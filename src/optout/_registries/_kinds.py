@@ -1,0 +1,569 @@
+"""Base classes for the three kinds of registry backend.
+
+Concrete backends (``us_dnc``, ``it_rpo``, ``es_robinson``, ...) subclass one of these and
+supply a codec (file formats) or a ``query`` method (remote APIs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import pathlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from optout._errors import (
+    ConfigurationError,
+    OptoutError,
+    RegistryError,
+    RegistryFormatError,
+    RegistryUnavailableError,
+)
+from optout._files import atomic_text_file
+from optout._registries._base import (
+    RegistryFact,
+    RegistryKind,
+    RegistryOptions,
+    unavailable,
+    unknown,
+)
+from optout._registries._snapshot import EPOCH, Days, Keys, e164_keys, open_index
+from optout._registries._store import Answer, RegistryStore, SnapshotInfo
+from optout._timeutil import instant
+
+__all__ = [
+    "ConsultationCodec",
+    "ConsultationRegistry",
+    "ConsultationReport",
+    "ExportReport",
+    "ParsedChunk",
+    "RemoteRegistry",
+    "SnapshotCodec",
+    "SnapshotRegistry",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParsedChunk:
+    """A piece of a parsed registry file.
+
+    ``keys`` are E.164 digits as integers; ``days`` registration days since 1970 when the
+    format carries dates; ``deletes`` keys a change list removes; ``rejected`` lines that
+    could not be used, with up to a few ``(line, why)`` samples.
+    """
+
+    keys: Keys
+    days: Days | None = None
+    deletes: Keys | None = None
+    rejected: int = 0
+    samples: tuple[tuple[int, str], ...] = ()
+
+
+class SnapshotCodec(Protocol):
+    """Reads one registry file format (it may accept several variants)."""
+
+    def read(self, path: pathlib.Path) -> Iterator[ParsedChunk]: ...
+
+
+class _Bound:
+    _store: RegistryStore | None = None
+
+    @property
+    def store(self) -> RegistryStore:
+        if self._store is None:
+            raise ConfigurationError(
+                f"registry {getattr(self, 'id', '?')} is not bound to a database; pass it to "
+                "Compliance(registries=[...]) or call bind(client.registry_store)"
+            )
+        return self._store
+
+    def bind(self, store: RegistryStore) -> None:
+        self._store = store
+
+    def _facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]:
+        raise NotImplementedError
+
+    def facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]:
+        """One fact per number; a failing database or data file gives ``unavailable``."""
+        try:
+            return self._facts(numbers, at)
+        except (OptoutError, OSError) as exc:
+            return unavailable(
+                getattr(self, "id", "?"),
+                numbers,
+                f"{type(exc).__name__}: {exc}",
+                fail_open=self._options().fail_open,
+            )
+
+    def _options(self) -> RegistryOptions:
+        options = getattr(self, "options", None)
+        return options if isinstance(options, RegistryOptions) else RegistryOptions()
+
+
+class SnapshotRegistry(_Bound):
+    """A registry kept whole on this host, as a memory-mapped index (see ``_snapshot``).
+
+    Args:
+        id: the registry id the packs name (``"us_dnc"``).
+        codec: reads the registry's files.
+        options: fail-open and validity settings.
+        max_rejected: the share of unusable lines above which an import is refused (the
+            snapshot in force stays). Rejected lines are always counted and reported.
+    """
+
+    kind = RegistryKind.SNAPSHOT
+
+    def __init__(
+        self,
+        id: str,
+        codec: SnapshotCodec,
+        *,
+        options: RegistryOptions | None = None,
+        max_rejected: float = 0.01,
+    ) -> None:
+        self.id = id
+        self.codec = codec
+        self.options = options or RegistryOptions()
+        self.max_rejected = max_rejected
+
+    def _facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]:
+        if not numbers:
+            return []
+        info = self.store.active_snapshot(self.id)
+        if info is None:
+            return unknown(
+                self.id, numbers, fail_open=self.options.fail_open, detail="no snapshot imported"
+            )
+        try:
+            index = open_index(info.path, info.checksum)
+        except RegistryError as exc:
+            return unavailable(self.id, numbers, str(exc), fail_open=self.options.fail_open)
+        keys = e164_keys(list(numbers))
+        pos, found = index.positions(keys)
+        proof = f"{self.id} snapshot {info.version} ({info.count} numbers, {info.checksum[:16]})"
+        out = []
+        for i in range(len(numbers)):
+            registered = None
+            if found[i] and index.days is not None:
+                day = EPOCH + dt.timedelta(days=int(index.days[pos[i]]))
+                registered = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+            out.append(
+                RegistryFact(
+                    registry=self.id,
+                    status="listed" if found[i] else "clear",
+                    checked_at=info.taken_at,
+                    registered_at=registered,
+                    evidence=proof,
+                    source=info.source[:200],
+                    fail_open=self.options.fail_open,
+                    validity=self.options.validity,
+                )
+            )
+        return out
+
+    def _parse(
+        self, paths: Iterable[str | os.PathLike[str]]
+    ) -> tuple[list[Keys], list[Days], list[Keys], int, list[tuple[int, str]], int, list[str]]:
+        keys: list[Keys] = []
+        days: list[Days] = []
+        deletes: list[Keys] = []
+        rejected, total = 0, 0
+        samples: list[tuple[int, str]] = []
+        names: list[str] = []
+        dated: bool | None = None
+        for raw in paths:
+            path = pathlib.Path(raw)
+            names.append(path.name)
+            if not path.is_file():
+                raise RegistryFormatError("no such file", path=str(path))
+            for chunk in self.codec.read(path):
+                keys.append(chunk.keys)
+                if chunk.days is not None:
+                    days.append(chunk.days)
+                if dated is None and len(chunk.keys):
+                    dated = chunk.days is not None
+                if chunk.deletes is not None:
+                    deletes.append(chunk.deletes)
+                rejected += chunk.rejected
+                total += (
+                    len(chunk.keys)
+                    + chunk.rejected
+                    + (0 if chunk.deletes is None else len(chunk.deletes))
+                )
+                samples.extend(chunk.samples[: max(0, 5 - len(samples))])
+        return keys, days, deletes, rejected, samples, total, names
+
+    def _check_rejections(
+        self, rejected: int, total: int, samples: list[tuple[int, str]], names: list[str]
+    ) -> None:
+        if total == 0:
+            raise RegistryFormatError("no numbers found", path=", ".join(names))
+        if rejected and rejected / total > self.max_rejected:
+            first = "; ".join(f"line {line}: {why}" for line, why in samples[:3])
+            raise RegistryFormatError(
+                f"{rejected} of {total} lines rejected (more than {self.max_rejected:.1%}); "
+                f"the snapshot in force is unchanged. First: {first}",
+                path=", ".join(names),
+                rejected=rejected,
+            )
+
+    def import_files(
+        self, paths: Iterable[str | os.PathLike[str]], *, taken_at: dt.datetime
+    ) -> SnapshotInfo:
+        """Import full-list files as a new snapshot version and put it in force.
+
+        ``taken_at`` is the date of the list (its download date). The previous version
+        stays in force until the new one is complete.
+
+        Raises:
+            RegistryFormatError: unreadable files, too many rejected lines, or a change
+                list (deletions) given as a full list.
+        """
+        keys, days, deletes, rejected, samples, total, names = self._parse(paths)
+        if deletes:
+            raise RegistryFormatError(
+                "these are change lists (they delete numbers): use apply_changes / --changes",
+                path=", ".join(names),
+            )
+        self._check_rejections(rejected, total, samples, names)
+        all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
+        all_days = np.concatenate(days) if days and len(days) == len(keys) else None
+        return self.store.activate(
+            self.id,
+            all_keys,
+            all_days,
+            taken_at=taken_at,
+            source=f"full: {', '.join(names)}",
+            rejected=rejected,
+        )
+
+    def apply_changes(
+        self, paths: Iterable[str | os.PathLike[str]], *, taken_at: dt.datetime
+    ) -> SnapshotInfo:
+        """Apply change lists (additions and deletions) to the snapshot in force, file by
+        file in the order given; registration days are kept (additions without a date get
+        the day of ``taken_at``)."""
+        info = self.store.active_snapshot(self.id)
+        if info is None:
+            raise ConfigurationError(f"{self.id}: import a full list before change lists")
+        index = open_index(info.path, info.checksum)
+        keys = np.array(index.all_keys(), dtype=np.uint64)
+        days = None if index.days is None else np.array(index.days, dtype=np.uint32)
+        today = np.uint32((instant(taken_at, name="taken_at").date() - EPOCH).days)
+        rejected = total = 0
+        samples: list[tuple[int, str]] = []
+        names: list[str] = []
+        for raw in paths:
+            k, d, dels, rej, smp, tot, nm = self._parse([raw])
+            rejected, total = rejected + rej, total + tot
+            samples.extend(smp[: max(0, 5 - len(samples))])
+            names.extend(nm)
+            if k:
+                adds = np.concatenate(k)
+                keys = np.concatenate([keys, adds])
+                if days is not None:
+                    add_days = (
+                        np.concatenate(d)
+                        if d and len(d) == len(k)
+                        else np.full(len(adds), today, dtype=np.uint32)
+                    )
+                    days = np.concatenate([days, add_days])
+            if dels:
+                keep = ~np.isin(keys, np.concatenate(dels))
+                keys = keys[keep]
+                days = None if days is None else days[keep]
+        self._check_rejections(rejected, total, samples, names)
+        return self.store.activate(
+            self.id,
+            keys,
+            days,
+            taken_at=taken_at,
+            source=f"changes: {', '.join(names)} on {info.version}",
+            rejected=rejected,
+        )
+
+    def export(self, path: str | os.PathLike[str]) -> int:
+        """Write the numbers of the snapshot in force, one E.164 number per line."""
+        info = self.store.active_snapshot(self.id)
+        if info is None:
+            raise ConfigurationError(f"{self.id}: no snapshot imported")
+        keys = open_index(info.path, info.checksum).all_keys()
+        with atomic_text_file(pathlib.Path(path), newline="\n") as out:
+            for start in range(0, len(keys), 1_000_000):
+                block = keys[start : start + 1_000_000]
+                out.write("".join(f"+{int(k)}\n" for k in block))
+        return len(keys)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExportReport:
+    """What a submission file holds: unique numbers (what the registry bills), skipped."""
+
+    path: str
+    unique: int
+    duplicates: int
+    skipped_other_country: int
+    invalid: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConsultationReport:
+    """The result of ingesting a returned list."""
+
+    reference: str
+    submitted: int
+    listed: int
+    clear: int
+    checked_at: dt.datetime
+
+
+class ConsultationCodec(Protocol):
+    """The upload and return formats of a submit-and-receive registry.
+
+    ``write_submission`` writes E.164 numbers in the upload format. ``read_returned`` yields
+    ``(e164, status)`` for each number in the returned file, where status is ``"listed"``,
+    ``"clear"``, or ``None`` for a *cleansed* list (a number present in it is clear; a
+    submitted number missing from it is listed).
+    """
+
+    def write_submission(self, numbers: Sequence[str], out: pathlib.Path) -> None: ...
+
+    def read_returned(self, path: pathlib.Path) -> Iterator[tuple[str, str | None]]: ...
+
+
+class ConsultationRegistry(_Bound):
+    """A submit-and-receive registry: export the list, ingest what comes back."""
+
+    kind = RegistryKind.CONSULTATION
+
+    def __init__(
+        self,
+        id: str,
+        codec: ConsultationCodec,
+        *,
+        country: str,
+        options: RegistryOptions | None = None,
+    ) -> None:
+        self.id = id
+        self.codec = codec
+        self.country = country
+        self.options = options or RegistryOptions()
+
+    def _facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]:
+        answers = self.store.latest_answers(self.id, numbers) if numbers else {}
+        out = []
+        for n in numbers:
+            a = answers.get(n)
+            if a is None:
+                out.append(
+                    RegistryFact(
+                        registry=self.id, status="unknown", fail_open=self.options.fail_open
+                    )
+                )
+            else:
+                out.append(
+                    RegistryFact(
+                        registry=self.id,
+                        status="listed" if a.status == "listed" else "clear",
+                        checked_at=a.checked_at,
+                        registered_at=a.registered_at,
+                        valid_until=a.valid_until,
+                        evidence=a.evidence,
+                        source=a.source,
+                        fail_open=self.options.fail_open,
+                        validity=self.options.validity,
+                    )
+                )
+        return out
+
+    def prepare(self, numbers: Iterable[str]) -> tuple[list[str], ExportReport]:
+        """Normalize, keep this registry's country only, and deduplicate."""
+        from optout._errors import InvalidNumberError  # noqa: PLC0415
+        from optout._numbers import normalize  # noqa: PLC0415
+
+        seen: dict[str, None] = {}
+        duplicates = other = invalid = 0
+        for raw in numbers:
+            try:
+                phone = normalize(raw, self.country)
+            except InvalidNumberError:
+                invalid += 1
+                continue
+            if phone.region != self.country:
+                other += 1
+            elif phone.e164 in seen:
+                duplicates += 1
+            else:
+                seen[phone.e164] = None
+        return list(seen), ExportReport(
+            path="",
+            unique=len(seen),
+            duplicates=duplicates,
+            skipped_other_country=other,
+            invalid=invalid,
+        )
+
+    def export_submission(
+        self, numbers: Iterable[str], path: str | os.PathLike[str]
+    ) -> ExportReport:
+        """Write the upload file for ``numbers`` (deduplicated, this country only).
+
+        Registries such as Italy's bill per unique number: ``ExportReport.unique`` is that
+        count. The file holds clear numbers (the registry needs them in clear).
+        """
+        unique, report = self.prepare(numbers)
+        target = pathlib.Path(path)
+        self.codec.write_submission(unique, target)
+        return dataclasses.replace(report, path=str(target))
+
+    def ingest(
+        self,
+        submitted: Iterable[str],
+        returned: str | os.PathLike[str],
+        *,
+        reference: str,
+        checked_at: dt.datetime,
+        submitted_at: dt.datetime | None = None,
+    ) -> ConsultationReport:
+        """Record a consultation from the submitted numbers and the returned file.
+
+        Raises:
+            RegistryFormatError: the returned file names a number that was not submitted
+                (it does not belong to this submission), or is unreadable. Nothing is
+                stored then.
+        """
+        checked = instant(checked_at, name="checked_at")
+        if not reference.strip():
+            raise ConfigurationError("a consultation needs its reference (id)")
+        sent, _ = self.prepare(submitted)
+        sent_set = set(sent)
+        path = pathlib.Path(returned)
+        statuses: dict[str, str] = {}
+        # A codec that returns cleansed lists says so (an empty return then means "every
+        # number is registered"); otherwise a row without a status marks a cleansed list.
+        cleansed = bool(getattr(self.codec, "cleansed", False))
+        for number, status in self.codec.read_returned(path):
+            if number not in sent_set:
+                raise RegistryFormatError(
+                    f"the returned file has {number}, which was not submitted: it does not "
+                    "match this submission",
+                    path=str(path),
+                )
+            if status is None:
+                cleansed = True
+                statuses[number] = "clear"
+            else:
+                statuses[number] = status
+        if cleansed:
+            for number in sent:
+                statuses.setdefault(number, "listed")
+        missing = [n for n in sent if n not in statuses]
+        if missing:
+            raise RegistryFormatError(
+                f"{len(missing)} submitted numbers have no answer in the returned file",
+                path=str(path),
+            )
+        proof = f"{self.id} consultation {reference.strip()} of {checked:%Y-%m-%d}"
+        answers = [
+            Answer(
+                registry=self.id,
+                number=n,
+                status=statuses[n],
+                checked_at=checked,
+                evidence=proof,
+                source=path.name[:200],
+            )
+            for n in sent
+        ]
+        listed = sum(a.status == "listed" for a in answers)
+        self.store.record_consultation(
+            self.id,
+            reference.strip(),
+            checked_at=checked,
+            submitted_at=submitted_at,
+            submitted=len(sent),
+            listed=listed,
+            clear=len(sent) - listed,
+            source=str(path),
+            answers=answers,
+        )
+        return ConsultationReport(
+            reference=reference.strip(),
+            submitted=len(sent),
+            listed=listed,
+            clear=len(sent) - listed,
+            checked_at=checked,
+        )
+
+
+class RemoteRegistry(_Bound):
+    """A per-record API registry; answers are cached with their proof.
+
+    Subclasses implement :meth:`query`. Cached answers younger than ``cache_for`` are
+    reused; the rest are queried in one call per batch. An unreachable API gives
+    ``unavailable`` facts (and so denials), never allowances.
+    """
+
+    kind = RegistryKind.REMOTE
+
+    def __init__(
+        self,
+        id: str,
+        *,
+        cache_for: dt.timedelta,
+        options: RegistryOptions | None = None,
+    ) -> None:
+        self.id = id
+        self.cache_for = cache_for
+        self.options = options or RegistryOptions()
+
+    def query(self, numbers: Sequence[str], at: dt.datetime) -> list[Answer]:
+        """Ask the registry about ``numbers``; return one answer per number."""
+        raise NotImplementedError
+
+    def _facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]:
+        if not numbers:
+            return []
+        cached = self.store.latest_answers(self.id, numbers)
+        fresh = {n: a for n, a in cached.items() if at < a.checked_at + self.cache_for}
+        missing = [n for n in dict.fromkeys(numbers) if n not in fresh]
+        failure: str | None = None
+        if missing:
+            try:
+                answers = self.query(missing, at)
+            except RegistryUnavailableError as exc:
+                failure = str(exc)
+            else:
+                self.store.save_answers(answers)
+                fresh.update({a.number: a for a in answers})
+        out = []
+        for n in numbers:
+            a = fresh.get(n)
+            if a is None:
+                out.append(
+                    RegistryFact(
+                        registry=self.id,
+                        status="unavailable",
+                        detail=failure or "no answer",
+                        fail_open=self.options.fail_open,
+                        validity=self.options.validity,
+                    )
+                )
+            else:
+                out.append(
+                    RegistryFact(
+                        registry=self.id,
+                        status="listed" if a.status == "listed" else "clear",
+                        checked_at=a.checked_at,
+                        registered_at=a.registered_at,
+                        valid_until=a.valid_until,
+                        evidence=a.evidence,
+                        source=a.source,
+                        fail_open=self.options.fail_open,
+                        validity=self.options.validity,
+                    )
+                )
+        return out

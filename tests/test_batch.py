@@ -1,0 +1,206 @@
+"""decide_many(): batch decisions equal can_call() row by row, on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+import optout
+from _fakes import StaticRegistry, all_clear
+from optout import Compliance
+from optout._batch import BatchDecisions, decide_many
+from optout.registries import file_registry
+
+AT = dt.datetime(2026, 3, 4, 15, tzinfo=dt.UTC)  # a Wednesday: 16:00 in Rome, 10:00 in NY
+DAY = dt.timedelta(days=1)
+
+
+def check_rows(client: Compliance, numbers: Sequence[object], **kwargs: Any) -> BatchDecisions:
+    """Run a batch and compare every row with can_call()."""
+    batch = decide_many(client, numbers, at=AT, workers=1, **kwargs)
+    assert len(batch) == len(numbers)
+    persons = kwargs.pop("person", None)
+    for i, raw in enumerate(numbers):
+        person = persons[i] if isinstance(persons, list) else persons
+        expected = client.can_call(raw, at=AT, person=person, **kwargs)
+        assert batch.allowed[i].as_py() == expected.allowed, raw
+        assert batch.number[i].as_py() == expected.number, raw
+        assert batch.reasons[i].as_py() == ";".join(expected.codes), raw
+        assert batch.reason[i].as_py() == expected.primary_code, raw
+        nxt = expected.next_allowed_at
+        assert batch.next_allowed_at[i].as_py() == (None if nxt is None else nxt.isoformat())
+        assert batch.decision(i) == expected, raw
+    return batch
+
+
+@pytest.fixture
+def lawful(lawful_client: Compliance) -> Compliance:
+    return lawful_client
+
+
+def test_invalid_inputs_never_raise(client: Compliance) -> None:
+    numbers: list[object] = [
+        None,
+        5,
+        3.5,
+        b"+390612345678",
+        "",
+        "  ",
+        "garbage",
+        "x" * 10_000,
+        "+39 06",
+        "\ud800",
+        "+1 (202) 555-0123",
+        "()",
+        "+" * 70,
+    ]
+    batch = check_rows(client, numbers, country="IT")
+    codes = batch.reason.to_pylist()
+    assert codes[:10] == ["number.invalid"] * 10
+    assert batch.number[10].as_py() == "+12025550123"
+    assert batch.registry[0].as_py() is None
+
+
+def test_duplicates_and_extensions(client: Compliance) -> None:
+    numbers = [
+        "+39 06 1234 5678",
+        "06 1234 5678",
+        "+390612345678 ext. 9",
+        "+390612345678",
+        "06-1234-5678 x9",
+        "+12025550123",
+    ]
+    batch = check_rows(client, numbers, country="IT")
+    assert batch.duplicate.to_pylist() == [False, True, False, True, True, False]
+    assert batch.reason[2].as_py() == "number.extension"
+    table = batch.to_table()
+    assert table.column_names == list(BatchDecisions.COLUMNS)
+
+
+def test_suppressions_number_prefix_scoped_expiring(client: Compliance) -> None:
+    before = AT - 10 * DAY
+    client.suppressions.add("+390612345678", reason="asked", at=before)
+    client.suppressions.add_prefix("+1212", reason="block", at=before, expires_at=AT + 3 * DAY)
+    client.suppressions.add(
+        "+442079460123", reason="b", scope="brand", scope_value="acme", at=before
+    )
+    client.suppressions.add(
+        "+33612345678", reason="c", scope="campaign", scope_value="spring", at=before
+    )
+    client.suppressions.add("+4930123456", reason="gone", at=before, expires_at=AT - DAY)
+    client.suppressions.add(
+        "+34912345678", reason="sms", scope="channel", scope_value="sms", at=before
+    )
+    removed = client.suppressions.add("+61212345678", reason="r", at=before)
+    client.suppressions.remove_entry(removed.id, actor="ann", reason="mistake")
+    numbers = [
+        "+390612345678",
+        "+12125550123",
+        "+1 212 555 0199",
+        "+442079460123",
+        "+33612345678",
+        "+4930123456",
+        "+34912345678",
+        "+61212345678",
+        "+12025550123",
+    ]
+    for kwargs in (
+        {},
+        {"brand": "acme"},
+        {"brand": "other", "campaign": "spring"},
+        {"channel": "sms"},
+    ):
+        batch = check_rows(client, numbers, **kwargs)
+    assert batch.reason[1].as_py() == "suppression.prefix"
+    assert batch.next_allowed_at[1].as_py() == (AT + 3 * DAY).isoformat()
+
+
+def test_registries_static_and_snapshot(backend_url: str, tmp_path: pathlib.Path) -> None:
+    listed = tmp_path / "dnc.txt"
+    listed.write_text("2025550123\n2125550123\n")
+    snapshot = file_registry(id="us_dnc", country="US")
+    others = [r for r in all_clear() if r.id not in ("us_dnc", "it_rpo")]
+    backends: list[Any] = [snapshot, StaticRegistry("it_rpo", "listed"), *others]
+    with optout.Compliance(backend_url, migrate=True, registries=backends) as c:
+        numbers = ["+12025550123", "+12025550124", "+390612345678", "+12125550123"]
+        before = check_rows(c, numbers)  # no snapshot yet: not consulted
+        assert "registry.not_consulted" in before.reasons[0].as_py()
+        info = snapshot.import_files([listed], taken_at=AT - DAY)
+        batch = check_rows(c, numbers)
+        assert "registry.listed" in batch.reasons[0].as_py()
+        assert f"us_dnc:{info.version}" in batch.registry[1].as_py()
+        assert "registry.listed" in batch.reasons[2].as_py()
+
+
+def test_caps_from_history_and_consents(lawful: Compliance) -> None:
+    number = "+33612345678"
+    for hours in (30, 20, 2):
+        lawful.record_outcome(number, "no_answer", at=AT - dt.timedelta(hours=hours))
+    lawful.record_outcome("+12025550123", "dnc_request", at=AT - DAY)
+    lawful.consents.add("+12025550199", "express_written", given_at=AT - 5 * DAY)
+    lawful.consents.add("+12025550198", "express_written", given_at=AT - 5 * DAY, person="p2")
+    numbers = [
+        number,
+        "+33612345679",
+        "+12025550123",
+        "+12025550199",
+        "+12025550198",
+        "+390612345678",
+        "+442079460123",
+        "+4930123456",
+        "+34912345678",
+        "+61212345678",
+        "+5511987654321",
+        "+16135550123",
+    ]
+    check_rows(lawful, numbers)
+    check_rows(
+        lawful,
+        numbers,
+        person=["p1", None, "p2", "p1", "p2", None, None, None, None, None, None, "p1"],
+    )
+
+
+def test_several_countries_and_instants(lawful: Compliance) -> None:
+    numbers = [
+        "+39 06 1234 5678",
+        "(202) 555-0123",
+        "020 7946 0123",
+        "06 12 34 56 78",
+        "030 123456",
+        "912 345 678",
+        "(02) 1234 5678",
+        "(11) 98765-4321",
+        "+1 613 555 0123",
+        "+800 1234 5678",
+    ]
+    for country in ("US", "GB", "FR", "DE", "ES", "AU", "BR", "IT"):
+        check_rows(lawful, numbers, country=country)
+
+
+def test_parallel_parse_matches(client: Compliance, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("optout._batch.PARALLEL_MIN", 10)
+    monkeypatch.setattr("optout._batch._CHUNK", 7)
+    numbers = [f"+1 202 555 {i:04d}" for i in range(30)] + ["nope", None]
+    serial = decide_many(client, numbers, at=AT, workers=1)
+    parallel = decide_many(client, numbers, at=AT, workers=2)
+    assert serial.to_table().equals(parallel.to_table())
+
+
+def test_bad_arguments_raise(client: Compliance) -> None:
+    with pytest.raises(optout.ConfigurationError):
+        decide_many(client, ["+12025550123"], at=AT, purpose="nonsense")
+    with pytest.raises(ValueError, match="person"):
+        decide_many(client, ["+12025550123"], at=AT, person=["a", "b"])
+    with pytest.raises(optout.ConfigurationError):
+        decide_many(client, ["+12025550123"], at=dt.datetime(2026, 1, 1))
+
+
+def test_iteration_yields_decisions(client: Compliance) -> None:
+    batch = decide_many(client, ["+12025550123", None], at=AT, workers=1)
+    decisions: Iterator[optout.Decision] = iter(batch)
+    assert [d.allowed for d in decisions] == [True, False]
