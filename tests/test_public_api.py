@@ -11,6 +11,7 @@ import optout
 EXPECTED = [
     "AsyncCompliance",
     "Attempt",
+    "BatchDecisions",
     "Channel",
     "Compliance",
     "ConfigurationError",
@@ -22,6 +23,7 @@ EXPECTED = [
     "Evidence",
     "ImportReport",
     "InvalidNumberError",
+    "Ledger",
     "NaiveDatetimeError",
     "NotFoundError",
     "NumberType",
@@ -47,16 +49,19 @@ EXPECTED = [
     "Suppression",
     "SuppressionList",
     "Technology",
+    "VerifyReport",
     "__version__",
     "builtin_packs",
     "builtin_policy",
     "can_call",
+    "decide_many",
     "default_client",
     "default_database_url",
     "load_pack",
     "normalize",
     "record_outcome",
     "registries",
+    "scrub",
 ]
 
 

@@ -12,6 +12,7 @@ The public API is re-exported here; everything else lives in private modules.
 from optout import _ledger_schema as _ledger_schema
 from optout import registries
 from optout._async import AsyncCompliance
+from optout._batch import BatchDecisions, decide_many
 from optout._client import (
     Attempt,
     Compliance,
@@ -36,6 +37,8 @@ from optout._errors import (
     RegistryUnavailableError,
     SchemaError,
 )
+from optout._frames import scrub
+from optout._ledger import Ledger, VerifyReport
 from optout._numbers import PhoneNumber, normalize
 from optout._outcomes import OutcomeMap
 from optout._reasons import REASON_CODES
@@ -49,6 +52,7 @@ from optout._vocab import Channel, NumberType, Outcome, Purpose, Scope, Technolo
 __all__ = [
     "AsyncCompliance",
     "Attempt",
+    "BatchDecisions",
     "Channel",
     "Compliance",
     "ConfigurationError",
@@ -60,6 +64,7 @@ __all__ = [
     "Evidence",
     "ImportReport",
     "InvalidNumberError",
+    "Ledger",
     "NaiveDatetimeError",
     "NotFoundError",
     "NumberType",
@@ -85,14 +90,17 @@ __all__ = [
     "Suppression",
     "SuppressionList",
     "Technology",
+    "VerifyReport",
     "__version__",
     "builtin_packs",
     "builtin_policy",
     "can_call",
+    "decide_many",
     "default_client",
     "default_database_url",
     "load_pack",
     "normalize",
     "record_outcome",
     "registries",
+    "scrub",
 ]

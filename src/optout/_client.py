@@ -9,6 +9,7 @@ import os
 import pathlib
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from types import MappingProxyType
 from typing import Any
 
@@ -44,6 +45,9 @@ from optout._timeutil import instant, utcnow
 from optout._vocab import Channel, Outcome, Purpose, Scope, Technology, coerce
 
 __all__ = ["Attempt", "Compliance", "Reservation", "can_call", "default_client", "record_outcome"]
+
+if TYPE_CHECKING:
+    from optout._batch import BatchDecisions
 
 _log = logging.getLogger("optout")
 
@@ -310,6 +314,17 @@ class Compliance:
             with writing(self._engine) as conn:
                 self.ledger.append(conn, decision, inputs)
         return decision
+
+    def decide_many(self, numbers: Sequence[object], **kwargs: Any) -> BatchDecisions:
+        """Decide a whole list at one instant: every row gets the :meth:`can_call` answer.
+
+        Takes the keyword arguments of :meth:`can_call`, with ``at`` required (read it once
+        for the whole list). Numbers are normalized, deduplicated and decided in bulk; see
+        :class:`optout.BatchDecisions` for the columns.
+        """
+        from optout._batch import decide_many  # noqa: PLC0415 - _batch imports this module
+
+        return decide_many(self, numbers, **kwargs)
 
     def reserve(self, number: object, **kwargs: Any) -> Reservation:
         """Decide and, when allowed, record the attempt, in one transaction.
