@@ -8,9 +8,11 @@ import io
 import pathlib
 
 import pytest
+import sqlalchemy as sa
 
 import optout
 from optout import Compliance, Scope
+from optout._ledger_schema import change_log
 
 AT = dt.datetime(2026, 11, 24, 9, tzinfo=dt.UTC)
 IT = "+39 06 1234 5678"
@@ -275,3 +277,26 @@ def test_failed_export_leaves_the_previous_file(
         client.suppressions.export_csv(target)
     assert target.read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_every_change_is_in_the_change_history(client: Compliance, tmp_path: pathlib.Path) -> None:
+    entry = client.suppressions.add(IT, reason="asked", actor="ann", at=AT)
+    path = tmp_path / "in.csv"
+    path.write_text("number\n+39 06 1234 5679\n")
+    client.suppressions.import_csv(path, actor="loader", at=AT)
+    client.suppressions.remove(IT, actor="ops", reason="mistake", at=AT)
+    given = client.consents.add(IT, "express", given_at=AT - dt.timedelta(days=30), actor="ann")
+    client.consents.revoke(given.id, actor="ops", reason="asked")
+    with client.engine.connect() as conn:
+        rows = [
+            (r.table_name, r.action, r.actor, r.reason)
+            for r in conn.execute(sa.select(change_log).order_by(change_log.c.id))
+        ]
+    assert rows == [
+        ("suppressions", "insert", "ann", "asked"),
+        ("suppressions", "insert", "loader", "import"),
+        ("suppressions", "remove", "ops", "mistake"),
+        ("consents", "insert", "ann", None),
+        ("consents", "revoke", "ops", "asked"),
+    ]
+    assert entry.id == 1

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from optout._db import translate_errors, writing
 from optout._errors import ConfigurationError, NotFoundError
+from optout._ledger import record_change
 from optout._numbers import normalize
 from optout._rules._engine import ConsentFact
 from optout._rules._model import ConsentKind
@@ -179,7 +180,11 @@ class ConsentList:
         }
         with writing(self._engine) as conn:
             new_id = conn.execute(_c.insert().values(**values).returning(_c.c.id)).scalar_one()
-            return _row(conn.execute(sa.select(_c).where(_c.c.id == new_id)).one())
+            row = conn.execute(sa.select(_c).where(_c.c.id == new_id)).one()
+            record_change(
+                conn, "consents", int(new_id), "insert", values["actor"], None, dict(row._mapping)
+            )
+            return _row(row)
 
     def revoke(
         self, consent_id: int, *, actor: str, reason: str, at: dt.datetime | None = None
@@ -204,7 +209,17 @@ class ConsentList:
             if row._mapping["revoked_at"] is not None:
                 raise ConfigurationError(f"consent {consent_id} is already revoked")
             conn.execute(sa.update(_c).where(_c.c.id == consent_id).values(**values))
-            return _row(conn.execute(sa.select(_c).where(_c.c.id == consent_id)).one())
+            row = conn.execute(sa.select(_c).where(_c.c.id == consent_id)).one()
+            record_change(
+                conn,
+                "consents",
+                consent_id,
+                "revoke",
+                values["revoked_by"],
+                values["revoke_reason"],
+                dict(row._mapping),
+            )
+            return _row(row)
 
     def list(
         self, *, number: str | None = None, person: str | None = None, region: str | None = None
@@ -287,6 +302,15 @@ class RegistrationList:
         with writing(self._engine) as conn:
             new_id = conn.execute(_r.insert().values(**values).returning(_r.c.id)).scalar_one()
             row = conn.execute(sa.select(_r).where(_r.c.id == new_id)).one()
+            record_change(
+                conn,
+                "registrations",
+                int(new_id),
+                "insert",
+                None,
+                values["source"],
+                dict(row._mapping),
+            )
         return Registration(
             **{
                 k: row._mapping[k]

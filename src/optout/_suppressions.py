@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from optout._db import translate_errors, writing
 from optout._errors import ConfigurationError, InvalidNumberError, NotFoundError
 from optout._files import atomic_text_file, open_text
+from optout._ledger import record_change
 from optout._numbers import normalize, normalize_region
 from optout._schema import suppressions as _t
 from optout._timeutil import instant, parse_instant
@@ -324,7 +325,9 @@ class SuppressionList:
         if covering is not None:
             return covering
         new_id = conn.execute(_t.insert().values(**values).returning(_t.c.id)).scalar_one()
-        return _row_to_entry(conn.execute(sa.select(_t).where(_t.c.id == new_id)).one())
+        row = conn.execute(sa.select(_t).where(_t.c.id == new_id)).one()
+        _history(conn, row, "insert", values["actor"], values["reason"])
+        return _row_to_entry(row)
 
     # -- removing ---------------------------------------------------------------------------
 
@@ -378,13 +381,17 @@ class SuppressionList:
         Raises:
             NotFoundError: no entry has this id.
         """
+        removal = _removal(actor, reason, at)
         stmt = (
             sa.update(_t)
             .where(_t.c.id == entry_id, _t.c.removed_at.is_(None))
-            .values(**_removal(actor, reason, at))
+            .values(**removal)
+            .returning(_t.c.id)
         )
         with writing(self._engine) as conn:
-            count = conn.execute(stmt).rowcount
+            ids = list(conn.execute(stmt).scalars())
+            _removed_history(conn, ids, removal)
+            count = len(ids)
             if (
                 count == 0
                 and conn.execute(sa.select(_t.c.id).where(_t.c.id == entry_id)).first() is None
@@ -415,9 +422,12 @@ class SuppressionList:
                 _t.c.removed_at.is_(None),
             )
             .values(**values)
+            .returning(_t.c.id)
         )
         with writing(self._engine) as conn:
-            return conn.execute(stmt).rowcount
+            ids = list(conn.execute(stmt).scalars())
+            _removed_history(conn, ids, values)
+            return len(ids)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -620,7 +630,9 @@ class SuppressionList:
                 seen.add(key)
                 fresh.append(values)
             if fresh:
-                conn.execute(_t.insert(), fresh)
+                ids = list(conn.execute(_t.insert().returning(_t.c.id), fresh).scalars())
+                for row in conn.execute(sa.select(_t).where(_t.c.id.in_(ids))):
+                    _history(conn, row, "insert", row._mapping["actor"], row._mapping["reason"])
         return len(fresh), len(batch) - len(fresh)
 
     def export_csv(self, target: str | os.PathLike[str] | IO[str]) -> int:
@@ -677,6 +689,22 @@ def _lookup(candidates: int) -> sa.Select[Any]:
 
 def _name(source: object) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<stream>"
+
+
+def _history(
+    conn: sa.Connection, row: sa.Row[Any], action: str, actor: str | None, reason: str | None
+) -> None:
+    """Record a change of a suppression row in the change log, in the same transaction."""
+    record_change(
+        conn, "suppressions", int(row._mapping["id"]), action, actor, reason, dict(row._mapping)
+    )
+
+
+def _removed_history(conn: sa.Connection, ids: list[int], removal: dict[str, Any]) -> None:
+    if not ids:
+        return
+    for row in conn.execute(sa.select(_t).where(_t.c.id.in_(ids))):
+        _history(conn, row, "remove", removal["removed_by"], removal["removed_reason"])
 
 
 def _covering_entry(conn: sa.Connection, values: dict[str, Any]) -> Suppression | None:
