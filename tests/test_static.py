@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PATHS = ["src", "tests", "benchmarks", "examples"]
+PATHS = ["src", "tests", "benchmarks", "examples", "fuzz"]
 
 
 @pytest.mark.parametrize(

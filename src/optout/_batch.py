@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -53,8 +54,10 @@ from optout._db import translate_errors
 from optout._decision import Decision, Evidence, Reason
 from optout._errors import InvalidNumberError
 from optout._facts import Needs, needs_of
-from optout._location import Location, locate
-from optout._numbers import MAX_INPUT_LENGTH, PhoneNumber, normalize, normalize_region
+from optout._fastnum import FastBatch, digit_prefixes, normalize_keys
+from optout._location import Location, locate, nanp_states
+from optout._numbers import _TYPE_MAP, MAX_INPUT_LENGTH, PhoneNumber, normalize, normalize_region
+from optout._privacy import Privacy
 from optout._rules._decide import RuleCall, RuleOutcome, check_rules
 from optout._rules._engine import AttemptFact, BoundRule, RegistryFact
 from optout._schema import attempts as _a
@@ -72,6 +75,9 @@ __all__ = ["BatchDecisions", "decide_many"]
 
 _log = logging.getLogger("optout")
 
+#: This module hashes its queries under ``Compliance(hash_numbers=...)`` (the client
+#: refuses the batch path otherwise, see ``Compliance._reading``).
+
 #: A raw string that is only formatting around digits; its digits parse the same.
 _WELL_FORMED = r"^[ \t\r\n]*\+?[0-9 ().\-]*[0-9][0-9 ().\-]*[ \t\r\n]*$"
 #: Distinct strings to parse from which a process pool is used (when ``workers`` allows).
@@ -84,6 +90,11 @@ _IN_CHUNK = 5_000
 _Resolved = str | tuple[Any, ...]
 _Hints = tuple[str | None, str | None, str | None]
 _IntArray = npt.NDArray[np.int64]
+#: libphonenumber types the geocoder treats as geographic for +1 numbers.
+_NANP_GEOGRAPHIC = (
+    int(phonenumbers.PhoneNumberType.FIXED_LINE),
+    int(phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE),
+)
 
 
 # -- normalization --------------------------------------------------------------------------
@@ -128,6 +139,59 @@ def _resolve_all(
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         parts = pool.map(_resolve, chunks, [region] * len(chunks), [hints] * len(chunks))
         return [r for part in parts for r in part]
+
+
+def _resolve_fast(fast: FastBatch, keys: _IntArray, hints: _Hints) -> list[_Resolved]:
+    """The resolved tuples of keys the vectorized path decided (valid numbers only).
+
+    Numbers that :func:`locate` cannot tell apart (same region, zones and area-code state,
+    from :func:`optout._location.nanp_states`) share one ``locate`` call.
+    """
+    state, postal_code, time_zone = hints
+    n = len(keys)
+    e164s = [fast.e164[i] for i in keys.tolist()]
+    regions = [fast.region[i] for i in keys.tolist()]
+    codes = fast.country_code[keys].tolist()
+    type_codes = fast.number_type[keys]
+    zones = fast.zones[keys].tolist()
+    kinds = {code: _TYPE_MAP.get(code, NumberType.UNKNOWN) for code in _TYPE_MAP}
+    # Per number, what locate reads besides region and zones (-1: the number itself).
+    place = np.zeros(n, dtype=np.int64)
+    region_arr = np.array(regions, dtype=object)
+    geographic = np.isin(type_codes, list(_NANP_GEOGRAPHIC))
+    for nanp in ("US", "CA"):
+        rows = np.flatnonzero(region_arr == nanp)
+        if not len(rows):
+            continue
+        geo = rows[geographic[rows]]
+        place[rows] = -1
+        if len(geo):
+            digits = pa.array([e164s[i][1:] for i in geo.tolist()], type=pa.string())
+            lengths, prefixes = digit_prefixes(digits, 18)
+            _readings, index = nanp_states(nanp, lengths, prefixes.__getitem__)
+            place[geo] = index
+    for i in np.flatnonzero(region_arr == "BR").tolist():
+        place[i] = int(e164s[i][3:5]) if e164s[i][3:5].isdigit() else -1
+    places: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    out: list[_Resolved] = []
+    for i, p in enumerate(place.tolist()):
+        e164, region, z = e164s[i], regions[i], zones[i]
+        kind = kinds.get(int(type_codes[i]), NumberType.UNKNOWN)
+        ident = (region, z, p)
+        where = places.get(ident) if p >= 0 else None
+        if where is None:
+            phone = PhoneNumber(e164, codes[i], region, kind, frozenset(fast.zone_sets[z]))
+            found = locate(phone, state=state, postal_code=postal_code, time_zone=time_zone)
+            where = (
+                found.country,
+                tuple(sorted(found.subdivisions)),
+                tuple(sorted(found.zones)),
+                found.basis,
+            )
+            if p >= 0:
+                places[ident] = where
+        out.append((e164, codes[i], region, kind.value, fast.zone_sets[z], None, True, *where))
+    return out
 
 
 class _Builder:
@@ -182,7 +246,7 @@ class _Parsed:
     results: list[_Resolved]
 
 
-def _parse_rows(
+def _parse_rows(  # noqa: PLR0915 - one stage, kept in order
     numbers: Sequence[object], region: str | None, hints: _Hints, workers: int
 ) -> _Parsed:
     n = len(numbers)
@@ -208,12 +272,23 @@ def _parse_rows(
         pc.replace_substring_regex(distinct.take(pa.array(fast)), r"[^0-9+]", "")
     )
     key_of_fast = np.asarray(keys.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    key_texts: list[str] = keys.dictionary.to_pylist()
+    # Keys the vectorized normalizer decides (valid numbers); libphonenumber for the rest.
+    fast_keys = normalize_keys(keys.dictionary, region)
+    use = fast_keys.decided & fast_keys.valid
+    by_fast = np.flatnonzero(use)
+    by_parse = np.flatnonzero(~use)
+    parse_texts: list[str] = keys.dictionary.take(pa.array(by_parse, type=pa.int64())).to_pylist()
     slow_texts: list[str] = distinct.take(pa.array(slow)).to_pylist()
-    results = _resolve_all(key_texts + slow_texts, region, hints, workers)
+    parsed = _resolve_all(parse_texts + slow_texts, region, hints, workers)
+    results: list[_Resolved] = [""] * len(keys.dictionary)
+    for i, r in zip(by_fast.tolist(), _resolve_fast(fast_keys, by_fast, hints), strict=True):
+        results[i] = r
+    for i, r in zip(by_parse.tolist(), parsed, strict=False):
+        results[i] = r
+    results.extend(parsed[len(by_parse) :])
     result_of = np.empty(count, dtype=np.int64)
     result_of[fast] = key_of_fast
-    result_of[slow] = len(key_texts) + np.arange(len(slow), dtype=np.int64)
+    result_of[slow] = len(keys.dictionary) + np.arange(len(slow), dtype=np.int64)
     # A reduced key that did not parse: parse each raw text itself (exact message).
     failed = [u for u in fast.tolist() if isinstance(results[int(result_of[u])], str)]
     if failed:
@@ -221,7 +296,11 @@ def _parse_rows(
         for u, resolved in zip(failed, _resolve(raws, region, hints), strict=True):
             result_of[u] = len(results)
             results.append(resolved)
-    row_result = np.where(row_distinct >= 0, result_of[np.maximum(row_distinct, 0)], -1)
+    # Index only where a row has a distinct key: with no string rows ``result_of`` is empty
+    # and an eager ``np.where`` would index it anyway (found by fuzzing).
+    row_result = np.full(len(row_distinct), -1, dtype=np.int64)
+    hit = row_distinct >= 0
+    row_result[hit] = result_of[row_distinct[hit]]
     # Rows that are not (encodable) strings: normalize them one by one, memoized by type.
     by_type: dict[type, int] = {}
     for i in np.flatnonzero(row_distinct < 0).tolist():
@@ -502,9 +581,11 @@ def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
 
 
 def _suppressions(
-    conn: sa.Connection, numbers: list[str], call: RuleCall
+    conn: sa.Connection, numbers: list[str], call: RuleCall, privacy: Privacy
 ) -> dict[str, tuple[Suppression, ...]]:
     """The entries that apply to the call, for each number that has any."""
+    if privacy.hashed:
+        return _hashed_suppressions(conn, numbers, call, privacy)
     kinds: dict[str, list[str]] = {"number": [], "prefix": []}
     for kind, value in conn.execute(
         sa.select(_s.c.kind, _s.c.value).where(_s.c.removed_at.is_(None))
@@ -549,8 +630,49 @@ def _suppressions(
     return out
 
 
+def _hashed_suppressions(
+    conn: sa.Connection, numbers: list[str], call: RuleCall, privacy: Privacy
+) -> dict[str, tuple[Suppression, ...]]:
+    """:func:`_suppressions` for hashed values: hash every prefix of every number and look
+    the hashes up (a hash cannot be sliced, so the vectorized prefix scan cannot apply)."""
+    clear_of: dict[str, str] = {}  # stored hash -> clear candidate
+    seen: set[str] = set()
+    for e164 in numbers:
+        for c in prefix_candidates(e164):
+            if c not in seen:
+                seen.add(c)
+                clear_of[privacy.stored(c)] = c
+    by_value: dict[str, list[Suppression]] = {}
+    for part in _chunks(sorted(clear_of)):
+        stmt = sa.select(_s).where(_s.c.value.in_(part), _s.c.removed_at.is_(None))
+        for row in conn.execute(stmt):
+            entry = _row_to_entry(row)
+            by_value.setdefault(clear_of[entry.value], []).append(entry)
+    out: dict[str, tuple[Suppression, ...]] = {}
+    brand, campaign, channel = call.brand, call.campaign, call.channel.value
+    for e164 in numbers:
+        entries = {
+            e.id: e
+            for c in prefix_candidates(e164)
+            for e in by_value.get(c, ())
+            if e.kind == "prefix" or c == e164
+        }
+        applying = tuple(
+            entries[k]
+            for k in sorted(entries)
+            if entries[k].applies(at=call.at, brand=brand, campaign=campaign, channel=channel)
+        )
+        if applying:
+            out[e164] = applying
+    return out
+
+
 def _attempts(
-    conn: sa.Connection, numbers: list[str], persons: list[str], since: dt.datetime
+    conn: sa.Connection,
+    numbers: list[str],
+    persons: list[str],
+    since: dt.datetime,
+    privacy: Privacy,
 ) -> tuple[dict[str, list[tuple[int, AttemptFact]]], dict[str, list[tuple[int, AttemptFact]]]]:
     columns = (
         _a.c.id,
@@ -568,8 +690,9 @@ def _attempts(
     )
     by_number: dict[str, list[tuple[int, AttemptFact]]] = {}
     by_person: dict[str, list[tuple[int, AttemptFact]]] = {}
+    clear_of = {privacy.stored(n): n for n in numbers}
     for values, column, target in (
-        (numbers, _a.c.number, by_number),
+        (list(clear_of), _a.c.number, by_number),
         (persons, _a.c.person, by_person),
     ):
         for part in _chunks(values):
@@ -578,7 +701,7 @@ def _attempts(
                 fact = AttemptFact(
                     at=r.at,
                     outcome=None if r.outcome is None else Outcome(r.outcome),
-                    number=r.number,
+                    number=clear_of.get(r.number, r.number),
                     purpose=Purpose(r.purpose),
                     person=r.person,
                     debt=r.debt,
@@ -588,25 +711,29 @@ def _attempts(
                     channel=Channel(r.channel),
                     technology=Technology(r.technology),
                 )
-                key = r.number if target is by_number else r.person
+                key = fact.number if target is by_number else r.person
                 target.setdefault(key, []).append((int(r.id), fact))
     return by_number, by_person
 
 
-def _consents(conn: sa.Connection, numbers: list[str]) -> dict[str, list[Consent]]:
+def _consents(
+    conn: sa.Connection, numbers: list[str], privacy: Privacy
+) -> dict[str, list[Consent]]:
     out: dict[str, list[Consent]] = {}
-    for part in _chunks(numbers):
+    clear_of = {privacy.stored(n): n for n in numbers}
+    for part in _chunks(list(clear_of)):
         for row in conn.execute(sa.select(_c).where(_c.c.number.in_(part)).order_by(_c.c.id)):
             consent = _consent_row(row)
-            out.setdefault(consent.number, []).append(consent)
+            out.setdefault(clear_of[consent.number], []).append(consent)
     return out
 
 
 def _registrations(
-    conn: sa.Connection, numbers: list[str]
+    conn: sa.Connection, numbers: list[str], privacy: Privacy
 ) -> dict[str, tuple[tuple[str, dt.datetime], ...]]:
     found: dict[str, list[tuple[str, dt.datetime]]] = {}
-    for part in _chunks(numbers):
+    clear_of = {privacy.stored(n): n for n in numbers}
+    for part in _chunks(list(clear_of)):
         stmt = (
             sa.select(_r.c.number, _r.c.registry, sa.func.max(_r.c.registered_at))
             .where(_r.c.number.in_(part))
@@ -614,7 +741,7 @@ def _registrations(
         )
         for number, reg, when in conn.execute(stmt):
             since = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-            found.setdefault(number, []).append((reg, since))
+            found.setdefault(clear_of[number], []).append((reg, since))
     return {k: tuple(sorted(v)) for k, v in found.items()}
 
 
@@ -811,14 +938,15 @@ def decide_many(  # noqa: PLR0915 - one pipeline, kept in order
         facts[name] = dict(zip(wanted, _registry_facts(client, name, wanted, when), strict=True))
 
     with translate_errors(client.engine), client._reading() as conn:
-        sups = _suppressions(conn, sorted(set(e164s)), template)
+        privacy = client.privacy
+        sups = _suppressions(conn, sorted(set(e164s)), template, privacy)
         by_number, by_person = (
-            _attempts(conn, list(history), list(history_persons), when - longest)
+            _attempts(conn, list(history), list(history_persons), when - longest, privacy)
             if longest is not None
             else ({}, {})
         )
-        consents = _consents(conn, list(consent_numbers))
-        registrations = _registrations(conn, list(registration_numbers))
+        consents = _consents(conn, list(consent_numbers), privacy)
+        registrations = _registrations(conn, list(registration_numbers), privacy)
         for period in list(ctx.abandonment):
             ctx.abandonment[period] = client._abandonment.counts(
                 conn, template.campaign, period, when

@@ -923,7 +923,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console) -> int:
 
     with _client(args) as client:
         if args.action == "verify":
-            report = Ledger(client.engine).verify()
+            report = Ledger(client.engine, privacy=client.privacy).verify()
             if args.json:
                 print(json.dumps(report.to_dict()))
             elif report.ok:
@@ -940,7 +940,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console) -> int:
                 )
             return EXIT_OK if report.ok else EXIT_DENIED
         if args.action == "export":
-            book = Ledger(client.engine)
+            book = Ledger(client.engine, privacy=client.privacy)
             bundle = book.export(
                 args.number,
                 parse_instant(args.start, name="--from"),
@@ -962,7 +962,9 @@ def _cmd_audit(args: argparse.Namespace, out: Console) -> int:
                 )
             return EXIT_OK
         # purge
-        book = Ledger(client.engine, retention=dt.timedelta(days=args.retention_days))
+        book = Ledger(
+            client.engine, privacy=client.privacy, retention=dt.timedelta(days=args.retention_days)
+        )
         result = book.purge(parse_instant(args.older_than, name="--older-than"), actor=args.actor)
         if result.deleted:
             out.print(

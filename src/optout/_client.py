@@ -9,9 +9,8 @@ import os
 import pathlib
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 import sqlalchemy as sa
@@ -33,6 +32,7 @@ from optout._facts import AbandonmentCache, load_attempts, needs_of
 from optout._ledger import Ledger, LedgerMode
 from optout._numbers import normalize, normalize_region
 from optout._outcomes import OutcomeMap
+from optout._privacy import NumberHasher, Privacy, check_database
 from optout._registries._base import Registry
 from optout._registries._catalog import defaults as registry_defaults
 from optout._registries._store import RegistryStore
@@ -137,6 +137,15 @@ class Compliance:
             :meth:`record_outcome`. See :class:`optout.OutcomeMap`.
         abandonment_cache_seconds: how long a campaign's abandoned-call counts are reused
             (0 recomputes them on every call).
+        hash_numbers: store phone numbers only as keyed hashes (HMAC-SHA256) in the
+            suppressions, consents, registrations, attempts, registry answers and ledger.
+            ``True`` reads the key from ``$OPTOUT_HASH_KEY``, ``$OPTOUT_HASH_KEY_FILE`` (a
+            file only its owner may read) or the OS keyring; or pass a
+            :class:`optout._privacy.NumberHasher`. Lookups hash the query, so decisions are
+            the same; what is read back from the database (suppression lists and exports,
+            consents, ledger payloads) carries the hashes. The mode and the key's
+            fingerprint are recorded in the database on first use; a client in the other
+            mode or with another key is refused (:class:`optout.ConfigurationError`).
 
     The client is safe to share between threads; create one per process and reuse it.
     """
@@ -154,9 +163,11 @@ class Compliance:
         snapshot_dir: str | os.PathLike[str] | None = None,
         abandonment_cache_seconds: float = 5.0,
         ledger: Ledger | LedgerMode = "off",
+        hash_numbers: bool | NumberHasher = False,
     ) -> None:
         if engine is not None and url is not None:
             raise ConfigurationError("pass either url or engine, not both")
+        self._privacy = Privacy.of(hash_numbers)
         if rules is not None and not isinstance(rules, RuleBook):
             raise ConfigurationError(f"rules must be a RuleBook, got {type(rules).__name__}")
         self._rules = rules if rules is not None else RuleBook()
@@ -174,18 +185,27 @@ class Compliance:
             migrate = self._engine.dialect.name == "sqlite"
         try:
             ensure_schema(self._engine, migrate=migrate)
+            check_database(self._engine, self._privacy)
         except BaseException:
             self.close()
             raise
+        privacy = self._privacy
         if isinstance(ledger, Ledger):
-            self.ledger = ledger if ledger.engine is self._engine else ledger.bound_to(self._engine)
+            self.ledger = (
+                ledger
+                if ledger.engine is self._engine and ledger.privacy is privacy
+                else ledger.bound_to(self._engine, privacy=privacy)
+            )
         else:
-            self.ledger = Ledger(self._engine, mode=ledger)
-        self.suppressions = SuppressionList(self._engine, default_region=self._region)
-        self.consents = ConsentList(self._engine, default_region=self._region)
-        self.registrations = RegistrationList(self._engine, default_region=self._region)
+            self.ledger = Ledger(self._engine, mode=ledger, privacy=privacy)
+        region = self._region
+        self.suppressions = SuppressionList(self._engine, default_region=region, privacy=privacy)
+        self.consents = ConsentList(self._engine, default_region=region, privacy=privacy)
+        self.registrations = RegistrationList(self._engine, default_region=region, privacy=privacy)
         self.registry_store = RegistryStore(
-            self._engine, None if snapshot_dir is None else pathlib.Path(snapshot_dir)
+            self._engine,
+            None if snapshot_dir is None else pathlib.Path(snapshot_dir),
+            privacy=privacy,
         )
         chosen = list(registry_defaults() if registries is None else registries)
         self._registries: dict[str, Registry] = {}
@@ -213,6 +233,11 @@ class Compliance:
     def rules(self) -> RuleBook:
         """The packs and policies in force."""
         return self._rules
+
+    @property
+    def privacy(self) -> Privacy:
+        """How this client stores phone numbers (clear, or keyed hashes)."""
+        return self._privacy
 
     def close(self) -> None:
         """Release the connections of an engine this client created (not a handed-in one)."""
@@ -359,7 +384,7 @@ class Compliance:
             attempt_id = conn.execute(
                 _attempts.insert()
                 .values(
-                    number=call.phone.e164,
+                    number=self._privacy.stored(call.phone.e164),
                     at=call.at,
                     outcome=None,
                     raw_code=None,
@@ -461,7 +486,7 @@ class Compliance:
         attempts = (
             []
             if needs.history is None
-            else load_attempts(conn, phone.e164, call.person, when - needs.history)
+            else load_attempts(conn, phone.e164, call.person, when - needs.history, self._privacy)
         )
         registered = self.registrations.for_call(conn, phone.e164) if needs.registrations else []
         facts = [self._registry_fact(name, phone.e164, when) for name in sorted(needs.registries)]
@@ -662,8 +687,9 @@ class Compliance:
         raw = _optional_text(raw_code, "raw_code") or mapped_code
         actor_text = _optional_text(actor, "actor")
         brand_text = _optional_text(brand, "brand")
+        stored = self._privacy.stored(e164)
         values: dict[str, Any] = {
-            "number": e164,
+            "number": stored,
             "at": when,
             "outcome": the_outcome.value,
             "raw_code": raw,
@@ -692,7 +718,7 @@ class Compliance:
                 row = conn.execute(
                     sa.select(_attempts.c.at, _attempts.c.brand).where(
                         _attempts.c.id == attempt_id,
-                        _attempts.c.number == e164,
+                        _attempts.c.number == stored,
                         _attempts.c.outcome.is_(None),
                     )
                 ).one_or_none()

@@ -19,6 +19,7 @@ from optout._db import translate_errors, writing
 from optout._errors import ConfigurationError, NotFoundError
 from optout._ledger import record_change
 from optout._numbers import normalize
+from optout._privacy import CLEAR, Privacy
 from optout._rules._engine import ConsentFact
 from optout._rules._model import ConsentKind
 from optout._schema import consents as _c
@@ -38,7 +39,8 @@ class Consent:
     """A stored consent (or business-relationship) record.
 
     ``purposes`` and ``channels`` are ``None`` when the consent covers every one; ``brand``
-    is ``None`` when it covers the whole company.
+    is ``None`` when it covers the whole company. ``number`` is the number as stored: its
+    keyed hash (``"h1:..."``) when the database hashes numbers.
     """
 
     id: int
@@ -126,9 +128,12 @@ def _text(value: object, name: str, *, limit: int = 200) -> str | None:
 class ConsentList:
     """The consent records in one database. Reached as ``Compliance.consents``."""
 
-    def __init__(self, engine: Engine, *, default_region: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, default_region: str | None = None, privacy: Privacy = CLEAR
+    ) -> None:
         self._engine = engine
         self._region = default_region
+        self._privacy = privacy
 
     def add(
         self,
@@ -164,8 +169,8 @@ class ConsentList:
             raise ConfigurationError("expires_at must be after given_at")
         if source not in SOURCES:
             raise ConfigurationError(f"unknown source {source!r}")
-        values = {
-            "number": normalize(number, region or self._region).e164,
+        values: dict[str, Any] = {
+            "number": self._privacy.stored(normalize(number, region or self._region).e164),
             "person": _text(person, "person"),
             "kind": coerce(ConsentKind, kind, name="consent kind").value,
             "purposes": _joined(purposes, Purpose, "purpose"),
@@ -195,7 +200,7 @@ class ConsentList:
             NotFoundError: no consent has this id.
             ConfigurationError: it was already revoked, or a missing actor or reason.
         """
-        values = {
+        values: dict[str, Any] = {
             "revoked_at": instant(at),
             "revoked_by": _text(actor, "actor"),
             "revoke_reason": _text(reason, "reason", limit=500),
@@ -227,7 +232,8 @@ class ConsentList:
         """Consents (revoked ones too), in id order, optionally for a number or person."""
         stmt = sa.select(_c).order_by(_c.c.id)
         if number is not None:
-            stmt = stmt.where(_c.c.number == normalize(number, region or self._region).e164)
+            e164 = normalize(number, region or self._region).e164
+            stmt = stmt.where(_c.c.number == self._privacy.stored(e164))
         if person is not None:
             stmt = stmt.where(_c.c.person == person)
         with translate_errors(self._engine), self._engine.connect() as conn:
@@ -242,7 +248,7 @@ class ConsentList:
         recorded for the same person on another number does not cover this one. When the
         call names a person, a record for this number naming another person does not count.
         """
-        cond = _c.c.number == number
+        cond = _c.c.number == self._privacy.stored(number)
         if person is not None:
             cond = sa.and_(cond, sa.or_(_c.c.person.is_(None), _c.c.person == person))
         return [_row(r) for r in conn.execute(sa.select(_c).where(cond).order_by(_c.c.id))]
@@ -250,7 +256,10 @@ class ConsentList:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Registration:
-    """A number's registration date in a national registry (e.g. ``"it_rpo"``)."""
+    """A number's registration date in a national registry (e.g. ``"it_rpo"``).
+
+    ``number`` is the number as stored (its keyed hash when the database hashes numbers).
+    """
 
     id: int
     registry: str
@@ -272,9 +281,12 @@ class RegistrationList:
     voids consents given before it) read it.
     """
 
-    def __init__(self, engine: Engine, *, default_region: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, default_region: str | None = None, privacy: Privacy = CLEAR
+    ) -> None:
         self._engine = engine
         self._region = default_region
+        self._privacy = privacy
 
     def record(
         self,
@@ -289,9 +301,9 @@ class RegistrationList:
         """Record that ``number`` is registered in ``registry`` since ``registered_at``."""
         if not _registry_id(registry):
             raise ConfigurationError(f"registry must be an id like 'it_rpo', got {registry!r}")
-        values = {
+        values: dict[str, Any] = {
             "registry": registry,
-            "number": normalize(number, region or self._region).e164,
+            "number": self._privacy.stored(normalize(number, region or self._region).e164),
             "registered_at": instant(registered_at, name="registered_at"),
             "source": _text(source, "source"),
             "reference": _text(reference, "reference"),
@@ -330,7 +342,7 @@ class RegistrationList:
         """(registry, latest registration date) pairs for ``number``."""
         stmt = (
             sa.select(_r.c.registry, sa.func.max(_r.c.registered_at))
-            .where(_r.c.number == number)
+            .where(_r.c.number == self._privacy.stored(number))
             .group_by(_r.c.registry)
         )
         return [

@@ -313,7 +313,7 @@ def _library_checks() -> list[Check]:
 def _ledger_check(client: Compliance) -> Check:
     ledger = getattr(client, "ledger", None)
     if not isinstance(ledger, Ledger):
-        ledger = Ledger(client.engine)
+        ledger = Ledger(client.engine, privacy=client.privacy)
     try:
         report = ledger.verify()
     except OptoutError as exc:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from optout._privacy import CLEAR, Privacy
 from optout._rules._engine import AttemptFact, BoundRule
 from optout._rules._model import (
     LIVE_OUTCOMES,
@@ -71,10 +72,20 @@ def needs_of(rules: Sequence[BoundRule], purpose: Purpose) -> Needs:
 
 
 def load_attempts(
-    conn: sa.Connection, number: str, person: str | None, since: dt.datetime
+    conn: sa.Connection,
+    number: str,
+    person: str | None,
+    since: dt.datetime,
+    privacy: Privacy = CLEAR,
 ) -> list[AttemptFact]:
-    """Attempts to ``number`` (or to ``person`` on any number) after ``since``."""
-    cond = _a.c.number == number
+    """Attempts to ``number`` (or to ``person`` on any number) after ``since``.
+
+    With hashed storage the query hashes ``number``; attempts to it come back with the
+    clear ``number`` (the rules compare it with the call's), attempts to the person's other
+    numbers with their stored hash (which never equals a clear number).
+    """
+    key = privacy.stored(number)
+    cond = _a.c.number == key
     if person is not None:
         cond = sa.or_(cond, _a.c.person == person)
     stmt = sa.select(
@@ -94,7 +105,7 @@ def load_attempts(
         AttemptFact(
             at=r.at,
             outcome=None if r.outcome is None else Outcome(r.outcome),
-            number=r.number,
+            number=number if r.number == key else r.number,
             purpose=Purpose(r.purpose),
             person=r.person,
             debt=r.debt,

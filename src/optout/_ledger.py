@@ -34,6 +34,14 @@ without a ``key``, a wholesale rewrite by someone who recomputes every hash. Kee
 head (:meth:`Ledger.head`) somewhere else from time to time (an export bundle, a ticket,
 a notary) and pass it to :meth:`Ledger.verify` as ``anchor``; use a ``key`` kept outside
 the database for signatures.
+
+**Hashed numbers.** A ledger bound to a client with hashed number storage
+(``Compliance(hash_numbers=True)``, see :mod:`optout._privacy`) stores the decision's
+number, and the raw input, as the number's keyed hash, in the ``number`` column and in
+the payload alike (the clear E.164 text is replaced wherever it occurs in the payload).
+:meth:`Ledger.export` hashes the number it is given to find the entries. The ``change_log``
+also holds one ``settings``/``privacy`` row (row id 0) recording the database's number
+storage mode and the hash key's fingerprint; it is not part of any row's history.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ from optout._decision import Decision
 from optout._errors import ConfigurationError
 from optout._ledger_schema import change_log, ledger
 from optout._numbers import normalize
+from optout._privacy import CLEAR, Privacy
 from optout._schema import consents, suppressions
 from optout._timeutil import instant, utcnow
 from optout._version import __version__
@@ -190,6 +199,8 @@ class Ledger:
         key: a secret for HMAC-SHA256 hashes (signatures). Every appender and verifier of
             one ledger must use the same key, or none.
         clock: where ``recorded_at`` comes from (default: the system clock, UTC).
+        privacy: how numbers are stored (the client's setting; default clear). With keyed
+            hashes the payloads and the ``number`` column hold hashes (module docs).
     """
 
     def __init__(
@@ -201,6 +212,7 @@ class Ledger:
         retention: dt.timedelta = dt.timedelta(days=5 * 365),
         key: bytes | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        privacy: Privacy = CLEAR,
     ) -> None:
         if mode not in _MODES:
             raise ConfigurationError(f"ledger mode must be one of {', '.join(_MODES)}: {mode!r}")
@@ -216,9 +228,11 @@ class Ledger:
         self.retention = retention
         self._key = key
         self._clock = clock
+        self.privacy = privacy
 
-    def bound_to(self, engine: Engine) -> Ledger:
-        """The same ledger settings (mode, rate, retention, key, clock) on another engine."""
+    def bound_to(self, engine: Engine, *, privacy: Privacy | None = None) -> Ledger:
+        """The same ledger settings (mode, rate, retention, key, clock) on another engine
+        (and, given ``privacy``, with that number storage instead of this one's)."""
         return Ledger(
             engine,
             mode=self.mode,
@@ -226,7 +240,19 @@ class Ledger:
             retention=self.retention,
             key=self._key,
             clock=self._clock,
+            privacy=self.privacy if privacy is None else privacy,
         )
+
+    def _payload(self, decision: Decision, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The canonical JSON payload of a decision entry and its query columns."""
+        body, given, number = self.privacy.ledger_record(decision.to_dict(), dict(inputs))
+        try:
+            payload = canonical_json({"kind": "decision", "decision": body, "inputs": given})
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"cannot record the decision's inputs: {exc}") from None
+        columns = _decision_columns(decision)
+        columns["number"] = number
+        return payload, columns
 
     # -- hashing ----------------------------------------------------------------------------
 
@@ -271,13 +297,7 @@ class Ledger:
         """
         if not self.wants(decision):
             return None
-        try:
-            payload = canonical_json(
-                {"kind": "decision", "decision": decision.to_dict(), "inputs": dict(inputs)}
-            )
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"cannot record the decision's inputs: {exc}") from None
-        columns = _decision_columns(decision)
+        payload, columns = self._payload(decision, inputs)
         if isinstance(conn_or_engine, Engine):
             with writing(conn_or_engine) as conn:
                 return self._append(conn, payload, columns)
@@ -299,13 +319,7 @@ class Ledger:
         for decision, inputs in items:
             if not self.wants(decision):
                 continue
-            try:
-                payload = canonical_json(
-                    {"kind": "decision", "decision": decision.to_dict(), "inputs": dict(inputs)}
-                )
-            except (TypeError, ValueError) as exc:
-                raise ConfigurationError(f"cannot record the decision's inputs: {exc}") from None
-            prepared.append((payload, _decision_columns(decision)))
+            prepared.append(self._payload(decision, inputs))
         if not prepared:
             return []
         if isinstance(conn_or_engine, Engine):
@@ -609,6 +623,10 @@ class Ledger:
         it) and consents, with their change history; and a verification of the whole
         chain. It is JSON-ready; ``bundle_sha256`` is a digest of the rest of it.
 
+        With hashed number storage the entries are found by the number's hash; the
+        bundle's ``number`` is the clear number given here, while the payloads, suppression
+        values and consent numbers in it are the stored hashes (``stored_numbers`` says so).
+
         Raises:
             InvalidNumberError: ``number`` is not a valid phone number.
             ConfigurationError: naive datetimes, or a range that ends before it starts.
@@ -621,12 +639,13 @@ class Ledger:
         from optout._suppressions import prefix_candidates  # noqa: PLC0415
 
         e164 = normalize(number, region).e164
+        stored = self.privacy.stored(e164)
         with translate_errors(self.engine), self.engine.connect() as conn:
             entries = []
             for row in conn.execute(
                 sa.select(ledger)
                 .where(
-                    ledger.c.number == e164,
+                    ledger.c.number == stored,
                     ledger.c.decided_at >= begin,
                     ledger.c.decided_at < finish,
                 )
@@ -650,14 +669,16 @@ class Ledger:
                 _row_dict(r)
                 for r in conn.execute(
                     sa.select(suppressions)
-                    .where(suppressions.c.value.in_(prefix_candidates(e164)))
+                    .where(
+                        suppressions.c.value.in_(self.privacy.stored_many(prefix_candidates(e164)))
+                    )
                     .order_by(suppressions.c.id)
                 )
             ]
             cons = [
                 _row_dict(r)
                 for r in conn.execute(
-                    sa.select(consents).where(consents.c.number == e164).order_by(consents.c.id)
+                    sa.select(consents).where(consents.c.number == stored).order_by(consents.c.id)
                 )
             ]
             changes = _changes(conn, "suppressions", [s["id"] for s in supp]) + _changes(
@@ -677,6 +698,8 @@ class Ledger:
             "changes": changes,
             "verification": self.verify().to_dict(),
         }
+        if self.privacy.hashed:
+            bundle["stored_numbers"] = f"{self.privacy.mode} (keyed hashes, scheme h1)"
         bundle["bundle_sha256"] = hashlib.sha256(canonical_json(bundle).encode()).hexdigest()
         return bundle
 

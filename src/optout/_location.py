@@ -14,13 +14,17 @@ import functools
 import importlib.resources
 import re
 import zoneinfo
+from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 from phonenumbers import geocoder
 
 from optout._errors import ConfigurationError
 from optout._numbers import PhoneNumber
+from optout._vocab import NumberType
 
-__all__ = ["Location", "country_zones", "locate"]
+__all__ = ["Location", "country_zones", "locate", "nanp_states"]
 
 US_STATES = {
     "Alabama": "AL",
@@ -311,16 +315,124 @@ class Location:
     basis: str
 
 
+def _state_of(text: str, region: str) -> frozenset[str]:
+    """The subdivision a geocoder description names (``"Florida"``, ``"Miami, FL"``)."""
+    names = US_STATES if region == "US" else CA_PROVINCES
+    if text in names:
+        return frozenset({names[text]})
+    m = re.search(r",\s*([A-Z]{2})$", text)
+    if m and m.group(1) in names.values():
+        return frozenset({m.group(1)})
+    return frozenset()
+
+
+@functools.cache
+def _geo_states() -> tuple[dict[str, tuple[frozenset[str], frozenset[str]]], int]:
+    """NANP geocoder prefixes -> (US reading, CA reading) of their English description.
+
+    Built once from libphonenumber's geocoder data (the prefixes of ``+1`` numbers that have
+    an English name), with the longest prefix length; ``description_for_number`` of a
+    geographic number is the name of its longest listed prefix (else the country's name,
+    which names no subdivision).
+    """
+    from phonenumbers.geodata import GEOCODE_DATA  # noqa: PLC0415 - large, loaded on demand
+
+    table: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    for prefix, names in GEOCODE_DATA.items():
+        if prefix.startswith("1"):
+            text = names.get("en")
+            if text is not None:
+                table[prefix] = (_state_of(str(text), "US"), _state_of(str(text), "CA"))
+    return table, max((len(p) for p in table), default=0)
+
+
+_NO_STATE: frozenset[str] = frozenset()
+
+
+def _nanp_states(region: str, e164: str) -> frozenset[str]:
+    """The subdivisions the geocoder names for a geographic ``+1`` number (longest prefix)."""
+    table, longest = _geo_states()
+    digits = e164[1:]
+    reading = 0 if region == "US" else 1
+    for length in range(min(longest, len(digits)), 0, -1):
+        found = table.get(digits[:length])
+        if found is not None:
+            return found[reading]
+    return _NO_STATE
+
+
+@functools.cache
+def _geo_arrays() -> tuple[list[frozenset[str]], dict[int, tuple[Any, Any, Any]]]:
+    """:func:`_geo_states` as sorted numpy arrays per prefix length (for batches)."""
+    table, _longest = _geo_states()
+    readings: list[frozenset[str]] = [_NO_STATE]
+    index: dict[frozenset[str], int] = {_NO_STATE: 0}
+    rows: dict[int, list[tuple[int, int, int]]] = {}
+
+    def ident(reading: frozenset[str]) -> int:
+        k = index.get(reading)
+        if k is None:
+            k = index[reading] = len(readings)
+            readings.append(reading)
+        return k
+
+    for prefix, (us, ca) in table.items():
+        rows.setdefault(len(prefix), []).append((int(prefix), ident(us), ident(ca)))
+    arrays: dict[int, tuple[Any, Any, Any]] = {}
+    for length, items in rows.items():
+        items.sort()
+        arrays[length] = (
+            np.array([i[0] for i in items], dtype=np.int64),
+            np.array([i[1] for i in items], dtype=np.int64),
+            np.array([i[2] for i in items], dtype=np.int64),
+        )
+    return readings, arrays
+
+
+def nanp_states(
+    region: str, e164_digits: Any, prefixes: Callable[[int], Any]
+) -> tuple[list[frozenset[str]], Any]:
+    """:func:`_nanp_states` for many numbers at once (numpy longest-prefix match).
+
+    ``e164_digits`` are the numbers' lengths in digits (an int array) and ``prefixes(n)``
+    their first ``n`` digits as int64 (an array aligned with them). Returns the readings and,
+    per number, the index of its reading.
+    """
+    readings, arrays = _geo_arrays()
+    lengths = np.asarray(e164_digits, dtype=np.int64)
+    result = np.full(len(lengths), -1, dtype=np.int64)
+    for length in sorted(arrays, reverse=True):
+        keys, us, ca = arrays[length]
+        open_ = np.flatnonzero((result < 0) & (lengths >= length))
+        if not len(open_):
+            continue
+        probe = prefixes(length)[open_]
+        at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
+        hit = keys[at] == probe
+        result[open_[hit]] = (us if region == "US" else ca)[at[hit]]
+    return readings, np.where(result >= 0, result, 0)
+
+
+_GEOGRAPHIC = (NumberType.FIXED_LINE, NumberType.FIXED_LINE_OR_MOBILE)
+
+
 def _from_number(phone: PhoneNumber) -> set[str]:
     if phone.region in ("US", "CA"):
-        text = _describe(phone.e164)
-        names = US_STATES if phone.region == "US" else CA_PROVINCES
-        if text in names:
-            return {names[text]}
-        m = re.search(r",\s*([A-Z]{2})$", text)
-        if m and m.group(1) in names.values():
-            return {m.group(1)}
-        return set()
+        if phone.number_type is NumberType.UNKNOWN and not phone.valid:
+            return set()  # the geocoder describes no invalid number
+        if phone.number_type in _GEOGRAPHIC and phone.e164.startswith("+1"):
+            return set(_nanp_states(phone.region, phone.e164))
+        return _from_number_slow(phone)
+    if phone.region == "BR":
+        state = _BR_DDD.get(phone.e164[3:5])
+        return {state} if state else set()
+    return set()
+
+
+def _from_number_slow(phone: PhoneNumber) -> set[str]:
+    """:func:`_from_number` by geocoding the number itself (the reference)."""
+    if phone.region in ("US", "CA"):
+        return set(_state_of(_describe(phone.e164), phone.region))
     if phone.region == "BR":
         state = _BR_DDD.get(phone.e164[3:5])
         return {state} if state else set()

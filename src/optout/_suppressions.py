@@ -26,6 +26,7 @@ from optout._errors import ConfigurationError, InvalidNumberError, NotFoundError
 from optout._files import atomic_text_file, open_text
 from optout._ledger import record_change
 from optout._numbers import normalize, normalize_region
+from optout._privacy import CLEAR, Privacy
 from optout._schema import suppressions as _t
 from optout._timeutil import instant, parse_instant
 from optout._vocab import Channel, Scope, coerce
@@ -61,6 +62,9 @@ class Suppression:
     an E.164 prefix such as ``"+1212"`` that blocks every number starting with it).
     ``scope_value`` is the brand, campaign or channel the entry is limited to, and ``""``
     for global entries.
+
+    With hashed number storage (``Compliance(hash_numbers=True)``), ``value`` is the
+    stored keyed hash (``"h1:..."``) of the number or prefix, never the clear text.
     """
 
     id: int
@@ -191,11 +195,26 @@ def normalize_prefix(prefix: object) -> str:
 
 
 class SuppressionList:
-    """The suppression entries in one database. Reached as ``Compliance.suppressions``."""
+    """The suppression entries in one database. Reached as ``Compliance.suppressions``.
 
-    def __init__(self, engine: Engine, *, default_region: str | None = None) -> None:
+    With hashed number storage (``privacy``), every value is written as its keyed hash
+    and every lookup hashes the query (each prefix of a number in turn), so adding,
+    removing, matching and listing by number work as in clear mode; entries read back
+    (:meth:`list`, :meth:`iter_active`, :meth:`export_csv`) carry the hashed values,
+    which only a database hashed under the same key can import.
+    """
+
+    def __init__(
+        self, engine: Engine, *, default_region: str | None = None, privacy: Privacy = CLEAR
+    ) -> None:
         self._engine = engine
         self._region = default_region
+        self._privacy = privacy
+
+    @property
+    def privacy(self) -> Privacy:
+        """How this list stores numbers (clear or keyed hashes)."""
+        return self._privacy
 
     # -- adding -----------------------------------------------------------------------------
 
@@ -224,7 +243,7 @@ class SuppressionList:
         e164 = normalize(number, region or self._region).e164
         return self._add(
             "number",
-            e164,
+            self._privacy.stored(e164),
             reason=reason,
             source=source,
             actor=actor,
@@ -249,7 +268,7 @@ class SuppressionList:
         """Suppress every number that starts with the E.164 ``prefix`` (e.g. ``"+1212555"``)."""
         return self._add(
             "prefix",
-            normalize_prefix(prefix),
+            self._privacy.stored(normalize_prefix(prefix)),
             reason=reason,
             source=source,
             actor=actor,
@@ -295,7 +314,7 @@ class SuppressionList:
 
         ``number`` must already be in E.164 form; the fields are those of :meth:`add`.
         """
-        return self._add_on(conn, "number", number, **fields)
+        return self._add_on(conn, "number", self._privacy.stored(number), **fields)
 
     def _add_on(
         self,
@@ -349,7 +368,13 @@ class SuppressionList:
         """
         e164 = normalize(number, region or self._region).e164
         return self._remove(
-            "number", e164, actor=actor, reason=reason, scope=scope, scope_value=scope_value, at=at
+            "number",
+            self._privacy.stored(e164),
+            actor=actor,
+            reason=reason,
+            scope=scope,
+            scope_value=scope_value,
+            at=at,
         )
 
     def remove_prefix(
@@ -365,7 +390,7 @@ class SuppressionList:
         """Lift the active prefix entries for ``prefix`` in this scope."""
         return self._remove(
             "prefix",
-            normalize_prefix(prefix),
+            self._privacy.stored(normalize_prefix(prefix)),
             actor=actor,
             reason=reason,
             scope=scope,
@@ -448,14 +473,14 @@ class SuppressionList:
         """Entries in id order; only active ones unless ``include_removed``.
 
         With ``number``, the entries that match it: the number itself and every prefix
-        block it falls in.
+        block it falls in. With hashed storage the entries' values are the stored hashes.
         """
         stmt = sa.select(_t).order_by(_t.c.id)
         if number is not None:
             e164 = normalize(number, region or self._region).e164
             stmt = stmt.where(
-                _t.c.value.in_(prefix_candidates(e164)),
-                sa.or_(_t.c.kind == "prefix", _t.c.value == e164),
+                _t.c.value.in_(self._privacy.stored_many(prefix_candidates(e164))),
+                sa.or_(_t.c.kind == "prefix", _t.c.value == self._privacy.stored(e164)),
             )
         if not include_removed:
             stmt = stmt.where(_t.c.removed_at.is_(None))
@@ -483,8 +508,11 @@ class SuppressionList:
 
     def matching(self, conn: sa.Connection, e164: str) -> builtins.list[Suppression]:
         """Non-removed entries (expired ones too) matching ``e164``, on an open connection."""
-        candidates = prefix_candidates(e164)
-        params = {"number": e164, **{f"c{i}": v for i, v in enumerate(candidates)}}
+        candidates = self._privacy.stored_many(prefix_candidates(e164))
+        params = {
+            "number": self._privacy.stored(e164),
+            **{f"c{i}": v for i, v in enumerate(candidates)},
+        }
         return [_row_to_entry(r) for r in conn.execute(_lookup(len(candidates)), params)]
 
     # -- files ------------------------------------------------------------------------------
@@ -607,10 +635,18 @@ class SuppressionList:
             expires_at=None if expires is None else parse_instant(expires, name="expires_at"),
             at=created if stamped is None else parse_instant(stamped, name="created_at"),
         )
-        if number:
-            values.update(kind="number", value=normalize(number, region).e164)
+        kind, text = ("number", number) if number else ("prefix", prefix)
+        if self._privacy.accepts_stored(text):
+            values.update(kind=kind, value=text)  # an export of a database hashed alike
+        elif text.startswith("h1:"):
+            raise ConfigurationError(
+                f"a hashed {kind} can only be imported into a database that stores numbers "
+                "hashed with the same key"
+            )
+        elif number:
+            values.update(kind="number", value=self._privacy.stored(normalize(number, region).e164))
         else:
-            values.update(kind="prefix", value=normalize_prefix(prefix))
+            values.update(kind="prefix", value=self._privacy.stored(normalize_prefix(prefix)))
         return values
 
     def _insert_batch(self, batch: Sequence[dict[str, Any]]) -> tuple[int, int]:
@@ -639,7 +675,10 @@ class SuppressionList:
         """Write every active entry as CSV (atomically when ``target`` is a path).
 
         Returns the number of entries written. The columns are those ``import_csv`` reads,
-        plus ``id``, ``kind``, ``source`` and ``created_at``.
+        plus ``id``, ``kind``, ``source`` and ``created_at``. With hashed number storage the
+        ``value`` column holds the stored hashes (``"h1:..."``), not clear numbers: such an
+        export imports only into a database hashed with the same key, and it cannot be
+        sent to a registry (build registry submissions from your own list of numbers).
         """
         if isinstance(target, (str, os.PathLike)):
             with atomic_text_file(pathlib.Path(target)) as handle:

@@ -231,6 +231,8 @@ class SnapshotRegistry(_Bound):
         self._check_rejections(rejected, total, samples, names)
         all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
         all_days = np.concatenate(days) if days and len(days) == len(keys) else None
+        keys.clear()  # free the chunks before the index is sorted and written
+        days.clear()
         return self.store.activate(
             self.id,
             all_keys,
@@ -271,8 +273,12 @@ class SnapshotRegistry(_Bound):
                         else np.full(len(adds), today, dtype=np.uint32)
                     )
                     days = np.concatenate([days, add_days])
-            if dels:
-                keep = ~np.isin(keys, np.concatenate(dels))
+            gone = np.sort(np.concatenate(dels)) if dels else np.empty(0, dtype=np.uint64)
+            if len(gone) and len(keys):
+                # Search the (small) sorted deletions, not the whole list: np.isin would
+                # sort all the keys.
+                hit = np.minimum(np.searchsorted(gone, keys), len(gone) - 1)
+                keep = gone[hit] != keys
                 keys = keys[keep]
                 days = None if days is None else days[keep]
         self._check_rejections(rejected, total, samples, names)

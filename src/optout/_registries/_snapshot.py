@@ -71,7 +71,8 @@ def write_index(path: pathlib.Path, keys: Keys, days: Days | None = None) -> tup
             keep = np.empty(len(keys), dtype=bool)
             keep[0] = True
             np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-            keys = keys[keep]
+            if not keep.all():
+                keys = keys[keep]
     flags = HAS_DATES if days is not None else 0
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -105,6 +106,27 @@ def _fsync_dir(folder: pathlib.Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: Queries searched together in one slice of the index (keeps each search in cache).
+_BLOCK = 2048
+
+
+def _search_sorted(keys: Keys, queries: Keys) -> npt.NDArray[np.intp]:
+    """``np.searchsorted(keys, queries)`` for sorted ``queries``, block by block.
+
+    A whole-index binary search per query costs ~28 dependent reads into gigabytes of
+    mapped memory; locating each block of 2,048 sorted queries first and then searching
+    only its slice keeps the work in cache (about twice as fast on 250 million keys).
+    """
+    starts = np.searchsorted(keys, queries[::_BLOCK])
+    ends = np.append(starts[1:], len(keys))
+    out = np.empty(len(queries), dtype=np.intp)
+    for i, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        part = slice(i * _BLOCK, (i + 1) * _BLOCK)
+        out[part] = np.searchsorted(keys[lo:hi], queries[part])
+        out[part] += lo
+    return out
 
 
 class SnapshotIndex:
@@ -146,10 +168,16 @@ class SnapshotIndex:
         keys = np.asarray(keys, dtype=np.uint64)
         if self.count == 0:
             return np.zeros(len(keys), dtype=np.intp), np.zeros(len(keys), dtype=bool)
-        pos = np.searchsorted(self.keys, keys)
-        clipped = np.minimum(pos, self.count - 1)
-        found = self.keys[clipped] == keys
-        return clipped, found
+        if len(keys) <= 64:
+            pos = np.searchsorted(self.keys, keys)
+        elif bool((keys[1:] >= keys[:-1]).all()):
+            pos = _search_sorted(self.keys, keys)
+        else:
+            order = np.argsort(keys)
+            pos = np.empty(len(keys), dtype=np.intp)
+            pos[order] = _search_sorted(self.keys, keys[order])
+        np.minimum(pos, self.count - 1, out=pos)
+        return pos, self.keys[pos] == keys
 
     def contains(self, keys: Keys) -> npt.NDArray[np.bool_]:
         """Vectorized membership test."""

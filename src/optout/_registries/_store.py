@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from optout._db import translate_errors, writing
 from optout._errors import ConfigurationError
+from optout._privacy import CLEAR, Privacy
 from optout._registries._snapshot import Days, Keys, write_index
 from optout._schema import registry_answers as _ans
 from optout._schema import registry_consultations as _cons
@@ -92,12 +93,24 @@ class RegistryStore:
 
     Active-snapshot lookups are cached for ``snapshot_ttl`` seconds, so a new version is
     seen by every client within that time without a query on every call.
+
+    With hashed number storage (``privacy``), per-number answers are stored under the
+    number's keyed hash and looked up by hashing the query; :class:`Answer` objects
+    handed back still carry the clear number the caller asked about. Snapshot index files
+    keep integer keys: they hold public registry lists, not the company's customer data,
+    and must stay sorted integers for the vectorized lookups.
     """
 
     def __init__(
-        self, engine: Engine, snapshot_dir: pathlib.Path | None = None, *, snapshot_ttl: float = 1.0
+        self,
+        engine: Engine,
+        snapshot_dir: pathlib.Path | None = None,
+        *,
+        snapshot_ttl: float = 1.0,
+        privacy: Privacy = CLEAR,
     ) -> None:
         self.engine = engine
+        self.privacy = privacy
         self.snapshot_dir = snapshot_dir or default_snapshot_dir(engine)
         self._ttl = snapshot_ttl
         self._lock = threading.Lock()
@@ -182,15 +195,17 @@ class RegistryStore:
         """The most recent stored answer for each number that has one."""
         found: dict[str, Answer] = {}
         unique = sorted(set(numbers))
+        clear_of = {self.privacy.stored(n): n for n in unique}
+        keys = sorted(clear_of)
         with translate_errors(self.engine), self.engine.connect() as conn:
-            for start in range(0, len(unique), 500):
-                chunk = unique[start : start + 500]
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
                 stmt = sa.select(_ans).where(_ans.c.registry == registry, _ans.c.number.in_(chunk))
                 for row in conn.execute(stmt):
                     m = row._mapping
                     answer = Answer(
                         registry=registry,
-                        number=m["number"],
+                        number=clear_of[m["number"]],
                         status=m["status"],
                         checked_at=m["checked_at"],
                         registered_at=m["registered_at"],
@@ -214,7 +229,7 @@ class RegistryStore:
             rows.append(
                 {
                     "registry": a.registry,
-                    "number": a.number,
+                    "number": self.privacy.stored(a.number),
                     "status": a.status,
                     "registered_at": a.registered_at,
                     "checked_at": a.checked_at,
@@ -272,7 +287,7 @@ class RegistryStore:
             rows = [
                 {
                     "registry": a.registry,
-                    "number": a.number,
+                    "number": self.privacy.stored(a.number),
                     "status": a.status,
                     "registered_at": a.registered_at,
                     "checked_at": a.checked_at,

@@ -17,6 +17,7 @@ from optout._errors import InvalidNumberError, RegistryFormatError
 from optout._numbers import normalize
 from optout._registries._base import RegistryOptions
 from optout._registries._kinds import ParsedChunk, SnapshotRegistry
+from optout._registries._zip import ZIP_ERRORS, is_member_dir
 
 __all__ = ["LinesCodec", "br_nmp", "file_registry"]
 
@@ -58,6 +59,8 @@ class LinesCodec:
             raise RegistryFormatError(
                 f"not {self.encoding} text ({exc.reason})", path=name
             ) from None
+        except ZIP_ERRORS as exc:
+            raise RegistryFormatError(f"corrupt zip member: {exc}", path=name) from None
 
     def _rows(self, name: str, text: io.TextIOBase) -> Iterator[ParsedChunk]:
         first = text.readline()
@@ -123,12 +126,12 @@ def _texts(path: pathlib.Path, encoding: str) -> Iterator[tuple[str, io.TextIOBa
         try:
             with zipfile.ZipFile(path) as archive:
                 for info in archive.infolist():
-                    if info.is_dir():
+                    if is_member_dir(info):
                         continue
                     with archive.open(info) as member:
                         text = io.TextIOWrapper(member, encoding=encoding, newline="")
                         yield f"{path.name}:{info.filename}", text
-        except zipfile.BadZipFile as exc:
+        except ZIP_ERRORS as exc:
             raise RegistryFormatError(f"corrupt zip: {exc}", path=str(path)) from None
         return
     with path.open(encoding=encoding, newline="") as handle:

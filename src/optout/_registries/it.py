@@ -41,6 +41,7 @@ from optout._files import atomic_text_file
 from optout._numbers import normalize
 from optout._registries._base import RegistryOptions
 from optout._registries._kinds import ConsultationCodec, ConsultationRegistry
+from optout._registries._zip import ZIP_ERRORS, is_member_dir
 
 __all__ = ["NumberListCodec", "RpoCodec", "it_rpo"]
 
@@ -170,6 +171,8 @@ class NumberListCodec:
             ) from None
         except csv.Error as exc:
             raise RegistryFormatError(str(exc), path=name, line=line_no) from None
+        except ZIP_ERRORS as exc:
+            raise RegistryFormatError(f"corrupt zip member: {exc}", path=name) from None
         if rejected:
             detail = "; ".join(f"line {n}: {why}" for n, why in samples)
             raise RegistryFormatError(
@@ -202,14 +205,18 @@ def _members(path: pathlib.Path, encoding: str) -> Iterator[tuple[str, io.TextIO
             with zipfile.ZipFile(path) as archive:
                 for info in archive.infolist():
                     base = info.filename.rsplit("/", 1)[-1]
-                    if info.is_dir() or info.filename.startswith("__MACOSX/") or base[:1] == ".":
+                    if (
+                        is_member_dir(info)
+                        or info.filename.startswith("__MACOSX/")
+                        or base[:1] == "."
+                    ):
                         continue
                     with archive.open(info) as member:
                         yield (
                             f"{path.name}:{info.filename}",
                             io.TextIOWrapper(member, encoding=encoding, newline=""),
                         )
-        except (zipfile.BadZipFile, EOFError) as exc:
+        except ZIP_ERRORS as exc:
             raise RegistryFormatError(f"corrupt zip: {exc}", path=str(path)) from None
         return
     with path.open(encoding=encoding, newline="") as handle:

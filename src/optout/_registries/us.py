@@ -38,7 +38,6 @@ import datetime as dt
 import pathlib
 import re
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from typing import IO
 from xml.etree import ElementTree as ET
@@ -50,6 +49,7 @@ from optout._errors import RegistryFormatError
 from optout._registries._base import RegistryOptions
 from optout._registries._kinds import ParsedChunk, SnapshotRegistry
 from optout._registries._snapshot import EPOCH
+from optout._registries._zip import ZIP_ERRORS, is_member_dir
 
 __all__ = ["US_XML", "UsDncCodec", "XmlLayout", "us_dnc"]
 
@@ -79,13 +79,13 @@ def open_members(path: pathlib.Path) -> Iterator[tuple[str, IO[bytes]]]:
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
-                infos = [i for i in archive.infolist() if not i.is_dir()]
+                infos = [i for i in archive.infolist() if not is_member_dir(i)]
                 if not infos:
                     raise RegistryFormatError("the zip is empty", path=str(path))
                 for info in infos:
                     with archive.open(info) as member:
                         yield f"{path.name}:{info.filename}", member
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except ZIP_ERRORS as exc:
             raise RegistryFormatError(f"corrupt zip: {exc}", path=str(path)) from None
         return
     if magic == b"PK\x03\x04":
@@ -98,7 +98,7 @@ def read_some(name: str, stream: IO[bytes], size: int) -> bytes:
     """``stream.read(size)``, with a damaged zip member reported as a format error."""
     try:
         return stream.read(size)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         raise RegistryFormatError(f"corrupt zip member: {exc}", path=name) from None
 
 

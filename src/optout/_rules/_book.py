@@ -74,6 +74,8 @@ def load_pack(source: str | pathlib.Path, *, text: str | None = None) -> Pack:
             text = pathlib.Path(source).read_text(encoding="utf-8")
         except OSError as exc:
             raise PackError(f"{where}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise PackError(f"{where}: not UTF-8 text ({exc.reason})") from None
     data = parse_toml(text, where)
     try:
         pack = Pack.model_validate(data)

@@ -140,6 +140,8 @@ class Policy:
             text = pathlib.Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise PackError(f"{path}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise PackError(f"{path}: not UTF-8 text ({exc.reason})") from None
         return cls.from_dict(parse_toml(text, str(path)), source=str(path))
 
     @property

@@ -1,0 +1,700 @@
+"""Vectorized :func:`optout.normalize` for batches of cleaned digit strings.
+
+A *key* is what :mod:`optout._batch` reduces a well-formed input to: ASCII digits with at
+most one leading ``+``. :func:`normalize_keys` decides, for every key it can, exactly what
+``optout.normalize(key, region, strict=False)`` returns, and marks the rest *deferred*
+(the caller parses those with libphonenumber). Everything is derived at first use from
+libphonenumber's own metadata, never from hand-written numbering plans:
+
+- the country calling code (``COUNTRY_CODE_TO_REGION_CODE``; first 1-3 digits that are a
+  code, as ``_extract_country_code`` does);
+- for national keys, the region's international prefix (a key starting with it is
+  deferred) and the "starts with the region's own country code" rule of
+  ``_maybe_extract_country_code``;
+- national-prefix stripping as ``parse`` does it, for regions whose
+  ``national_prefix_for_parsing`` is a plain digit string (``0``, ``1``, ``8`` ...); for any
+  other pattern a key it matches is deferred;
+- the region of the number (``region_code_for_number``: leading digits, else a full type
+  check, region by region in libphonenumber's order), the line type
+  (``_number_type_helper``'s order of checks, FIXED_LINE_OR_MOBILE included) and validity;
+- the time zones (``phonenumbers.timezone``'s prefix map, longest prefix first, matched with
+  sorted numpy arrays; country-level zones for non-geographic types).
+
+Patterns run through pyarrow's RE2 (``match_substring_regex`` with anchored patterns). A
+pattern RE2 cannot compile defers every key that would need it. Keys longer than 20 digits,
+keys libphonenumber would reject, and keys whose national prefix handling is not a plain
+digit string are deferred: correctness first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
+from phonenumbers import PhoneMetadata, PhoneNumberType
+from phonenumbers.phonenumberutil import is_number_type_geographical
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+
+from optout._numbers import _TYPE_MAP, PhoneNumber
+from optout._vocab import NumberType
+
+__all__ = ["FastBatch", "digit_prefixes", "fast_normalize", "normalize_keys"]
+
+_BoolArray = npt.NDArray[np.bool_]
+_IntArray = npt.NDArray[np.int64]
+
+#: Longest key (in digits) decided here: a 3-digit country code and a 17-digit number.
+_WIDTH = 20
+_MAX_NSN = 17  # libphonenumber's _MAX_LENGTH_FOR_NSN
+_MIN_NSN = 2  # libphonenumber's _MIN_LENGTH_FOR_NSN
+_UNKNOWN = int(PhoneNumberType.UNKNOWN)
+_UNKNOWN_ZONE = "Etc/Unknown"
+_KEY = r"^\+?[0-9]+$"
+
+
+# -- metadata, compiled once ----------------------------------------------------------------
+
+
+@functools.cache
+def _re2(pattern: str) -> bool:
+    """Whether RE2 (pyarrow) compiles ``pattern``."""
+    try:
+        pc.match_substring_regex(pa.array(["0"], pa.string()), pattern)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Desc:
+    kind: int  # a PhoneNumberType
+    pattern: str | None  # anchored full-match pattern; None: never matches
+    lengths: tuple[int, ...]  # empty: any length
+
+
+def _desc(kind: int, desc: object) -> _Desc | None:
+    """A PhoneNumberDesc as ``_is_number_matching_desc`` reads it (None: cannot be run)."""
+    if desc is None:
+        return _Desc(kind, None, ())
+    pattern = getattr(desc, "national_number_pattern", None)
+    lengths = tuple(getattr(desc, "possible_length", ()) or ())
+    if not pattern:
+        return _Desc(kind, None, lengths)
+    full = f"^(?:{pattern})$"
+    return _Desc(kind, full, lengths) if _re2(full) else None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the fast path needs of one region's (or non-geographic code's) metadata."""
+
+    code: str  # region code, or "001"
+    country_code: int
+    general: _Desc | None
+    lengths: frozenset[int]  # general possible lengths
+    local_lengths: frozenset[int]
+    min_length: int
+    max_length: int
+    npp_literals: tuple[str, ...]  # national prefix for parsing, when digit strings "a|b"
+    npp_pattern: str | None  # anchored prefix pattern of any other one; None: no prefix
+    npp_ok: bool  # False: a key this region's national prefix might touch is deferred
+    idd_pattern: str | None  # anchored international prefix; None: RE2 cannot run it
+    leading_digits: str | None  # anchored; "" when the metadata has none
+    leading_ok: bool
+    types: tuple[_Desc | None, ...]  # premium ... voicemail, in _number_type_helper order
+    fixed: _Desc | None
+    mobile: _Desc | None
+    same_fixed_mobile: bool
+
+
+_ORDER = (
+    (PhoneNumberType.PREMIUM_RATE, "premium_rate"),
+    (PhoneNumberType.TOLL_FREE, "toll_free"),
+    (PhoneNumberType.SHARED_COST, "shared_cost"),
+    (PhoneNumberType.VOIP, "voip"),
+    (PhoneNumberType.PERSONAL_NUMBER, "personal_number"),
+    (PhoneNumberType.PAGER, "pager"),
+    (PhoneNumberType.UAN, "uan"),
+    (PhoneNumberType.VOICEMAIL, "voicemail"),
+)
+
+
+def _plan_of(meta: PhoneMetadata, code: str) -> _Plan:
+    general = meta.general_desc
+    lengths = tuple(general.possible_length or ()) if general is not None else ()
+    local = tuple(general.possible_length_local_only or ()) if general is not None else ()
+    npp = meta.national_prefix_for_parsing or None
+    transform = meta.national_prefix_transform_rule or None
+    literals: tuple[str, ...] = ()
+    npp_pattern: str | None = None
+    npp_ok = True
+    if npp is not None:
+        if re.fullmatch(r"[0-9]+(?:\|[0-9]+)*", npp) and transform is None:
+            literals = tuple(npp.split("|"))
+        else:
+            npp_pattern = f"^(?:{npp})"
+            npp_ok = _re2(npp_pattern)
+    idd = meta.international_prefix
+    idd_pattern = f"^(?:{idd})" if idd else None
+    if idd_pattern is not None and not _re2(idd_pattern):
+        idd_pattern = None
+    leading = f"^(?:{meta.leading_digits})" if meta.leading_digits else ""
+    return _Plan(
+        code=code,
+        country_code=int(meta.country_code or 0),
+        general=_desc(_UNKNOWN, general),
+        lengths=frozenset(lengths),
+        local_lengths=frozenset(local),
+        min_length=min(lengths) if lengths else 0,
+        max_length=max(lengths) if lengths else 0,
+        npp_literals=literals,
+        npp_pattern=npp_pattern,
+        npp_ok=npp_ok,
+        idd_pattern=idd_pattern,
+        leading_digits=leading,
+        leading_ok=leading == "" or _re2(leading),
+        types=tuple(_desc(int(kind), getattr(meta, name)) for kind, name in _ORDER),
+        fixed=_desc(int(PhoneNumberType.FIXED_LINE), meta.fixed_line),
+        mobile=_desc(int(PhoneNumberType.MOBILE), meta.mobile),
+        same_fixed_mobile=bool(meta.same_mobile_and_fixed_line_pattern),
+    )
+
+
+@functools.cache
+def _plan(code: str, country_code: int) -> _Plan | None:
+    """The plan for a region code (``"001"``: the non-geographic ``country_code``)."""
+    if code == "001":
+        meta = PhoneMetadata.metadata_for_nongeo_region(country_code, None)
+    else:
+        meta = PhoneMetadata.metadata_for_region(code, None)
+    return None if meta is None else _plan_of(meta, code)
+
+
+@functools.cache
+def _country_codes() -> _BoolArray:
+    known = np.zeros(1000, dtype=bool)
+    known[[cc for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE if 0 < cc < 1000]] = True
+    return known
+
+
+@functools.cache
+def _zone_tables() -> tuple[list[tuple[str, ...]], dict[int, tuple[_IntArray, _IntArray]]]:
+    """TIMEZONE_DATA as, per prefix length, sorted int64 prefixes and indices of zone lists."""
+    zones: list[tuple[str, ...]] = []
+    seen: dict[tuple[str, ...], int] = {}
+    by_length: dict[int, list[tuple[int, int]]] = {}
+    for prefix, value in TIMEZONE_DATA.items():
+        kept = tuple(sorted({str(z) for z in value if z != _UNKNOWN_ZONE}))
+        index = seen.get(kept)
+        if index is None:
+            index = seen[kept] = len(zones)
+            zones.append(kept)
+        by_length.setdefault(len(prefix), []).append((int(prefix), index))
+    tables: dict[int, tuple[_IntArray, _IntArray]] = {}
+    for length, pairs in by_length.items():
+        pairs.sort()
+        tables[length] = (
+            np.array([p for p, _ in pairs], dtype=np.int64),
+            np.array([i for _, i in pairs], dtype=np.int64),
+        )
+    return zones, tables
+
+
+@functools.cache
+def _country_zones(country_code: int) -> tuple[str, ...]:
+    """``timezone._country_level_time_zones_for_number``, Etc/Unknown dropped."""
+    cc = str(country_code)
+    for prefix_len in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
+        prefix = cc[: 1 + prefix_len]
+        if prefix in TIMEZONE_DATA:
+            return tuple(sorted({str(z) for z in TIMEZONE_DATA[prefix] if z != _UNKNOWN_ZONE}))
+    return ()
+
+
+@functools.cache
+def _geographical(kind: int, country_code: int) -> bool:
+    return bool(is_number_type_geographical(kind, country_code))
+
+
+# -- vectorized helpers ---------------------------------------------------------------------
+
+
+def _np(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.generic]:
+    return np.asarray(values.to_numpy(zero_copy_only=False))
+
+
+def _matches(values: pa.Array, pattern: str) -> _BoolArray:
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    out = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+    return np.asarray(_np(out), dtype=bool)
+
+
+def _digit_matrix(values: pa.Array) -> npt.NDArray[np.int64]:
+    """Digit strings (at most ``_WIDTH`` long) as an ``(n, _WIDTH)`` matrix, zero-padded."""
+    n = len(values)
+    if n == 0:
+        return np.zeros((0, _WIDTH), dtype=np.int64)
+    padded = pc.utf8_rpad(values, _WIDTH, "0")
+    if isinstance(padded, pa.ChunkedArray):
+        padded = padded.combine_chunks()
+    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset :]
+    start = int(offsets[0])
+    raw = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[start : start + n * _WIDTH]
+    return raw.reshape(n, _WIDTH).astype(np.int64) - 48
+
+
+def digit_prefixes(values: pa.Array, upto: int) -> tuple[_IntArray, dict[int, _IntArray]]:
+    """Digit strings' lengths and their first ``1..upto`` digits as int64 arrays."""
+    mat = _digit_matrix(values)
+    lengths = np.asarray(_np(pc.utf8_length(values)), dtype=np.int64)
+    value = np.zeros(len(values), dtype=np.int64)
+    out: dict[int, _IntArray] = {}
+    for length in range(1, min(upto, _WIDTH) + 1):
+        value = value * 10 + mat[:, length - 1]
+        out[length] = value.copy()
+    return lengths, out
+
+
+def _desc_matches(desc: _Desc, values: pa.Array, lengths: _IntArray) -> _BoolArray:
+    """``_is_number_matching_desc`` over ``values`` (with their lengths)."""
+    if desc.pattern is None:
+        return np.zeros(len(values), dtype=bool)
+    ok = np.ones(len(values), dtype=bool)
+    if desc.lengths:
+        ok = np.isin(lengths, np.array(desc.lengths, dtype=np.int64))
+    if not ok.any():
+        return ok
+    if ok.all():
+        return _matches(values, desc.pattern)
+    idx = np.flatnonzero(ok)
+    out = np.zeros(len(values), dtype=bool)
+    out[idx] = _matches(values.take(pa.array(idx)), desc.pattern)
+    return out
+
+
+def _types(plan: _Plan, values: pa.Array, lengths: _IntArray) -> tuple[_IntArray, _BoolArray]:
+    """``_number_type_helper`` over ``values``: (type codes, deferred mask)."""
+    n = len(values)
+    kinds = np.full(n, _UNKNOWN, dtype=np.int64)
+    deferred = np.zeros(n, dtype=bool)
+    if plan.general is None:
+        return kinds, ~deferred
+    open_ = _desc_matches(plan.general, values, lengths)
+
+    def test(desc: _Desc | None, rows: _IntArray) -> _BoolArray:
+        if desc is None:  # RE2 cannot run it: every row that reaches it is deferred
+            deferred[rows] = True
+            return np.zeros(len(rows), dtype=bool)
+        return _desc_matches(desc, values.take(pa.array(rows)), lengths[rows])
+
+    for desc in plan.types:
+        rows = np.flatnonzero(open_ & ~deferred)
+        if not len(rows):
+            break
+        hit = rows[test(desc, rows)]
+        kinds[hit] = desc.kind if desc is not None else _UNKNOWN
+        open_[hit] = False
+    rows = np.flatnonzero(open_ & ~deferred)
+    if len(rows):
+        fixed = rows[test(plan.fixed, rows)]
+        if plan.same_fixed_mobile:
+            kinds[fixed] = int(PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        elif len(fixed):
+            both = test(plan.mobile, fixed)
+            kinds[fixed] = np.where(
+                both, int(PhoneNumberType.FIXED_LINE_OR_MOBILE), int(PhoneNumberType.FIXED_LINE)
+            )
+        open_[fixed] = False
+        rest = np.flatnonzero(open_ & ~deferred)
+        if len(rest) and not plan.same_fixed_mobile:
+            kinds[rest[test(plan.mobile, rest)]] = int(PhoneNumberType.MOBILE)
+    return kinds, deferred
+
+
+def _length_ok(plan: _Plan, lengths: _IntArray) -> _BoolArray:
+    """``_test_number_length`` is not TOO_SHORT, IS_POSSIBLE_LOCAL_ONLY or INVALID_LENGTH."""
+    possible = np.isin(lengths, np.array(sorted(plan.lengths), dtype=np.int64))
+    local = np.isin(lengths, np.array(sorted(plan.local_lengths), dtype=np.int64))
+    return ~local & (possible | (lengths > plan.max_length))
+
+
+def _general(plan: _Plan, values: pa.Array) -> tuple[_BoolArray, _BoolArray]:
+    """``_match_national_number(v, general_desc)`` (pattern only): (matches, deferred)."""
+    if plan.general is None:
+        return np.zeros(len(values), dtype=bool), np.ones(len(values), dtype=bool)
+    if plan.general.pattern is None:
+        return np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=bool)
+    return _matches(values, plan.general.pattern), np.zeros(len(values), dtype=bool)
+
+
+# -- the batch ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FastBatch:
+    """What :func:`normalize_keys` decided, aligned with its keys.
+
+    ``decided[i]`` is false for a deferred key; the other fields of a deferred key are
+    placeholders. ``zones[i]`` indexes ``zone_sets`` (sorted, without ``Etc/Unknown``).
+    """
+
+    decided: _BoolArray
+    e164: list[str | None]
+    country_code: _IntArray
+    region: list[str | None]
+    number_type: _IntArray  # phonenumbers.PhoneNumberType codes
+    zones: _IntArray
+    zone_sets: list[tuple[str, ...]]
+    valid: _BoolArray
+
+    def phone(self, i: int) -> PhoneNumber | None:
+        """Key ``i`` as the :class:`PhoneNumber` ``normalize(key, region, strict=False)`` gives."""
+        if not self.decided[i]:
+            return None
+        e164 = self.e164[i]
+        assert e164 is not None
+        return PhoneNumber(
+            e164=e164,
+            country_code=int(self.country_code[i]),
+            region=self.region[i],
+            number_type=_TYPE_MAP.get(int(self.number_type[i]), NumberType.UNKNOWN),
+            time_zones=frozenset(self.zone_sets[int(self.zones[i])]),
+            extension=None,
+            valid=bool(self.valid[i]),
+        )
+
+
+def fast_normalize(key: str, region: str | None = None) -> PhoneNumber | None:
+    """One key through the fast path (``None``: deferred to libphonenumber)."""
+    return normalize_keys([key], region).phone(0)
+
+
+def normalize_keys(keys: Sequence[str] | pa.Array, region: str | None) -> FastBatch:
+    """Decide ``normalize(key, region, strict=False)`` for every key the fast path can.
+
+    ``region`` must already be checked (:func:`optout._numbers.normalize_region`).
+    """
+    arr = keys if isinstance(keys, pa.Array) else pa.array(list(keys), type=pa.string())
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    n = len(arr)
+    ok = _matches(arr, _KEY) if n else np.zeros(0, dtype=bool)
+    lens = np.asarray(_np(pc.fill_null(pc.utf8_length(arr), 0)), dtype=np.int64)
+    plus = np.asarray(_np(pc.fill_null(pc.starts_with(arr, "+"), False)), dtype=bool)
+    ndig = lens - plus
+    ok &= (ndig >= _MIN_NSN) & (ndig <= _WIDTH)
+    digits = pc.if_else(pa.array(plus), pc.utf8_slice_codeunits(arr, 1), arr)
+    if isinstance(digits, pa.ChunkedArray):
+        digits = digits.combine_chunks()
+    digits = pc.if_else(pa.array(ok), digits, pa.scalar("0", pa.string()))
+    mat = _digit_matrix(digits)
+
+    country = np.zeros(n, dtype=np.int64)
+    start = np.zeros(n, dtype=np.int64)  # where the national number starts in the digits
+    meta = np.full(n, -1, dtype=np.int64)  # index into plans: whose national prefix applies
+    plans: list[_Plan] = []
+    plan_index: dict[tuple[str, int], int] = {}
+
+    def plan_id(code: str, cc: int) -> int:
+        k = plan_index.get((code, cc))
+        if k is None:
+            p = _plan(code, cc)
+            if p is None:
+                return -1
+            k = plan_index[(code, cc)] = len(plans)
+            plans.append(p)
+        return k
+
+    def main_plan(cc: int) -> int:
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
+        return plan_id(regions[0], cc) if regions else -1
+
+    # Keys with '+': the country code is the first 1-3 digits that are one.
+    intl = ok & plus & (ndig > _MIN_NSN) & (mat[:, 0] != 0)
+    known = _country_codes()
+    c1 = mat[:, 0]
+    c2 = c1 * 10 + mat[:, 1]
+    c3 = c2 * 10 + mat[:, 2]
+    cclen = np.where(known[c1], 1, np.where(known[c2], 2, np.where(known[c3], 3, 0)))
+    intl &= cclen > 0
+    cc_value = np.where(cclen == 1, c1, np.where(cclen == 2, c2, c3))
+    country[intl] = cc_value[intl]
+    start[intl] = cclen[intl]
+    ok &= ~plus | intl
+    for cc in np.unique(country[intl]).tolist():
+        meta[intl & (country == cc)] = main_plan(int(cc))
+
+    # National keys, read as dialled in ``region``.
+    national = ok & ~plus
+    if national.any():
+        home = plan_id(region, 0) if region is not None else -1
+        if home < 0:
+            ok &= ~national
+        else:
+            _national(arr, digits, national, ok, country, start, meta, plans[home], home, main_plan)
+
+    ok &= meta >= 0
+    return _finish(digits, ok, ndig, country, start, meta, plans, n)
+
+
+def _national(
+    arr: pa.Array,
+    digits: pa.Array,
+    national: _BoolArray,
+    ok: _BoolArray,
+    country: _IntArray,
+    start: _IntArray,
+    meta: _IntArray,
+    home: _Plan,
+    home_id: int,
+    main_plan: object,
+) -> None:
+    """``_maybe_extract_country_code`` for national keys (updates the arrays in place)."""
+    assert callable(main_plan)
+    rows = np.flatnonzero(national)
+    values = digits.take(pa.array(rows))
+    if home.idd_pattern is None:
+        ok[rows] = False
+        return
+    dialled_out = _matches(values, home.idd_pattern)
+    ok[rows[dialled_out]] = False
+    keep = ~dialled_out
+    country[rows] = home.country_code
+    meta[rows] = home_id
+    prefix = str(home.country_code)
+    own = keep & np.asarray(_np(pc.starts_with(values, prefix)), dtype=bool)
+    if not own.any():
+        return
+    idx = np.flatnonzero(own)
+    full = values.take(pa.array(idx))
+    rest = pc.utf8_slice_codeunits(full, len(prefix))
+    # The rest with the region's national prefix stripped: defer when one could be.
+    touched = np.zeros(len(idx), dtype=bool)
+    if home.npp_literals:
+        for literal in home.npp_literals:
+            touched |= np.asarray(_np(pc.starts_with(rest, literal)), dtype=bool)
+    elif home.npp_pattern is not None:
+        touched = _matches(rest, home.npp_pattern) if home.npp_ok else ~touched
+    full_gen, d1 = _general(home, full)
+    rest_gen, d2 = _general(home, rest)
+    full_len = np.asarray(_np(pc.utf8_length(full)), dtype=np.int64)
+    too_long = (
+        ~np.isin(full_len, np.array(sorted(home.local_lengths), dtype=np.int64))
+        & (full_len > home.min_length)
+        & (full_len > home.max_length)
+    )
+    extract = (~full_gen & rest_gen) | too_long
+    ok[rows[idx[touched | d1 | d2]]] = False
+    hit = rows[idx[extract & ~touched]]
+    if len(hit):
+        start[hit] = len(prefix)
+        meta[hit] = main_plan(home.country_code)
+
+
+def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
+    digits: pa.Array,
+    ok: _BoolArray,
+    ndig: _IntArray,
+    country: _IntArray,
+    start: _IntArray,
+    meta: _IntArray,
+    plans: list[_Plan],
+    n: int,
+) -> FastBatch:
+    # National numbers, grouped by the plan whose national prefix applies.
+    nsn_of: list[tuple[_IntArray, pa.Array]] = []
+    for k in np.unique(meta[ok]).tolist():
+        plan = plans[int(k)]
+        for s in np.unique(start[ok & (meta == k)]).tolist():
+            rows = np.flatnonzero(ok & (meta == k) & (start == s))
+            values = pc.utf8_slice_codeunits(digits.take(pa.array(rows)), int(s))
+            lengths = ndig[rows] - int(s)
+            short = lengths < _MIN_NSN
+            values, lengths, bad = _strip_national_prefix(plan, values, lengths)
+            bad |= short | (lengths > _MAX_NSN) | (lengths < _MIN_NSN)
+            ok[rows[bad]] = False
+            good = ~bad
+            nsn_of.append((rows[good], values.filter(pa.array(good))))
+
+    kinds = np.full(n, _UNKNOWN, dtype=np.int64)
+    regions: list[str | None] = [None] * n
+    zone_index = np.zeros(n, dtype=np.int64)
+    zone_sets, tables = _zone_tables()
+    zone_sets = list(zone_sets)
+    extra: dict[tuple[str, ...], int] = {}
+    e164: list[str | None] = [None] * n
+    if not nsn_of:
+        return FastBatch(ok, e164, country, regions, kinds, zone_index, zone_sets, ok.copy())
+    all_rows = np.concatenate([r for r, _ in nsn_of])
+    all_nsn = pa.concat_arrays([v for _, v in nsn_of])
+    nsn_len = np.asarray(_np(pc.utf8_length(all_nsn)), dtype=np.int64)
+    cc_of = country[all_rows]
+    valid = np.zeros(n, dtype=bool)
+    region_codes = np.full(len(all_rows), -1, dtype=np.int64)
+    names: list[str | None] = []
+
+    for cc in np.unique(cc_of).tolist():
+        sel = np.flatnonzero(cc_of == cc)
+        values = all_nsn.take(pa.array(sel))
+        lengths = nsn_len[sel]
+        found = np.full(len(sel), -1, dtype=np.int64)
+        found_kind = np.full(len(sel), _UNKNOWN, dtype=np.int64)
+        defer = np.zeros(len(sel), dtype=bool)
+        candidates = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(cc), ())
+        for code in candidates:
+            open_rows = np.flatnonzero((found < 0) & ~defer)
+            if not len(open_rows):
+                break
+            rplan = _plan(code, int(cc))
+            if rplan is None:
+                continue
+            sub = values.take(pa.array(open_rows))
+            sub_len = lengths[open_rows]
+            if len(candidates) > 1 and rplan.leading_digits:
+                if not rplan.leading_ok:
+                    defer[open_rows] = True
+                    break
+                picked = _matches(sub, rplan.leading_digits)
+                kinds_sub, def_sub = _types(rplan, sub.filter(pa.array(picked)), sub_len[picked])
+                chosen = open_rows[picked]
+                found[chosen] = len(names)
+                found_kind[chosen] = kinds_sub
+                defer[chosen[def_sub]] = True
+            else:
+                kinds_sub, def_sub = _types(rplan, sub, sub_len)
+                defer[open_rows[def_sub]] = True
+                picked = ~def_sub
+                if len(candidates) > 1:
+                    picked &= kinds_sub != _UNKNOWN
+                chosen = open_rows[picked]
+                found[chosen] = len(names)
+                found_kind[chosen] = kinds_sub[picked]
+            names.append(code)
+        rows = all_rows[sel]
+        ok[rows[defer]] = False
+        region_codes[sel] = found
+        kinds[rows] = found_kind
+        valid[rows] = (found >= 0) & (found_kind != _UNKNOWN)
+
+    # Region names, E.164 strings, zones.
+    for j, r in enumerate(all_rows.tolist()):
+        k = int(region_codes[j])
+        name = names[k] if k >= 0 else None
+        regions[r] = name if name is not None and name.isalpha() else None
+    cc_text = pc.cast(pa.array(cc_of, type=pa.int64()), pa.string())
+    e164_digits = pc.binary_join_element_wise(cc_text, all_nsn, "")
+    for r, text in zip(all_rows.tolist(), e164_digits.to_pylist(), strict=True):
+        e164[r] = "+" + text
+    kinds_sel = kinds[all_rows]
+    geo = np.zeros(len(all_rows), dtype=bool)
+    for kind in np.unique(kinds_sel).tolist():
+        for cc in np.unique(cc_of[kinds_sel == kind]).tolist():
+            sel = (kinds_sel == kind) & (cc_of == cc)
+            if kind == _UNKNOWN:
+                zone_index[all_rows[sel]] = _zone_set(zone_sets, extra, ())
+            elif _geographical(int(kind), int(cc)):
+                geo |= sel
+            else:
+                zone_index[all_rows[sel]] = _zone_set(zone_sets, extra, _country_zones(int(cc)))
+    if geo.any():
+        geo_rows = np.flatnonzero(geo)
+        _prefix_zones(
+            e164_digits.take(pa.array(geo_rows)),
+            all_rows[geo_rows],
+            zone_index,
+            tables,
+            _zone_set(zone_sets, extra, ()),
+        )
+    return FastBatch(ok, e164, country, regions, kinds, zone_index, zone_sets, valid & ok)
+
+
+def _zone_set(
+    zone_sets: list[tuple[str, ...]], extra: dict[tuple[str, ...], int], zones: tuple[str, ...]
+) -> int:
+    k = extra.get(zones)
+    if k is None:
+        k = extra[zones] = len(zone_sets)
+        zone_sets.append(zones)
+    return k
+
+
+def _prefix_zones(
+    e164_digits: pa.Array,
+    rows: _IntArray,
+    zone_index: _IntArray,
+    tables: dict[int, tuple[_IntArray, _IntArray]],
+    unknown: int,
+) -> None:
+    """Longest-prefix match of the E.164 digits in ``TIMEZONE_DATA`` (numpy, per length)."""
+    mat = _digit_matrix(e164_digits)
+    lengths = np.asarray(_np(pc.utf8_length(e164_digits)), dtype=np.int64)
+    result = np.full(len(rows), -1, dtype=np.int64)
+    value = np.zeros(len(rows), dtype=np.int64)
+    prefixes: dict[int, _IntArray] = {}
+    for length in range(1, TIMEZONE_LONGEST_PREFIX + 1):
+        value = value * 10 + mat[:, length - 1]
+        prefixes[length] = value.copy()
+    for length in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
+        table = tables.get(length)
+        if table is None:
+            continue
+        keys, found = table
+        # A number shorter than ``length`` was matched at its own length already.
+        open_ = np.flatnonzero((result < 0) & (lengths >= length))
+        if not len(open_):
+            continue
+        probe = prefixes[length][open_]
+        at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
+        hit = keys[at] == probe
+        result[open_[hit]] = found[at[hit]]
+    zone_index[rows] = np.where(result >= 0, result, unknown)
+
+
+def _strip_national_prefix(
+    plan: _Plan, values: pa.Array, lengths: _IntArray
+) -> tuple[pa.Array, _IntArray, _BoolArray]:
+    """``parse``'s national-prefix step: (national numbers, lengths, deferred mask)."""
+    bad = np.zeros(len(values), dtype=bool)
+    if not plan.npp_literals:
+        if plan.npp_pattern is not None:
+            bad = _matches(values, plan.npp_pattern) if plan.npp_ok else ~bad
+        return values, lengths, bad
+    # The first alternative that is a prefix is the match (Python's leftmost-first).
+    which = np.full(len(values), -1, dtype=np.int64)
+    for j, literal in enumerate(plan.npp_literals):
+        starts = np.asarray(_np(pc.starts_with(values, literal)), dtype=bool)
+        which[(which < 0) & starts] = j
+    cut = np.zeros(len(values), dtype=np.int64)
+    for j, literal in enumerate(plan.npp_literals):
+        idx = np.flatnonzero(which == j)
+        if not len(idx):
+            continue
+        original = values.take(pa.array(idx))
+        stripped = pc.utf8_slice_codeunits(original, len(literal))
+        viable, d1 = _general(plan, original)
+        still, d2 = _general(plan, stripped)
+        new_len = lengths[idx] - len(literal)
+        take = ~(viable & ~still) & _length_ok(plan, new_len) & (new_len > 0)
+        bad[idx[d1 | d2]] = True
+        cut[idx[take]] = len(literal)
+    if not cut.any():
+        return values, lengths, bad
+    pieces: list[pa.Array] = []
+    order: list[_IntArray] = []
+    for c in np.unique(cut).tolist():
+        idx = np.flatnonzero(cut == c)
+        order.append(idx)
+        pieces.append(pc.utf8_slice_codeunits(values.take(pa.array(idx)), int(c)))
+    perm = np.concatenate(order)
+    inverse = np.empty_like(perm)
+    inverse[perm] = np.arange(len(perm))
+    out = pa.concat_arrays(pieces).take(pa.array(inverse))
+    return out, lengths - cut, bad

@@ -1,0 +1,442 @@
+"""Keyed hashing of stored phone numbers, hash keys, and redaction for log messages.
+
+With ``Compliance(hash_numbers=True)`` every phone number optout writes to the database
+(suppression values, number entries and prefix blocks alike; consents; registry
+registrations; attempts; registry answers; the number and the raw input in ledger
+payloads) is stored as ``"h1:" + HMAC-SHA256(key, e164).hexdigest()`` instead of the
+E.164 text. Lookups hash the query: a number's suppression lookup hashes each of its
+prefixes (``"+3"``, ``"+39"``, ...) and matches them exactly, which is how prefixes were
+matched already, so prefix blocks keep working. ``h1`` names the scheme, so a stored value
+says whether it is hashed and a later scheme can be told apart.
+
+What stays clear:
+
+- Values optout computes from the caller's input: ``Decision.number``, ``Attempt.number``,
+  the ``number`` of an evidence bundle. They are never read back from the database.
+- Registry snapshot indexes (the compact files of national do-not-call lists) keep their
+  integer keys: they hold public registry data, not the company's customers, and must stay
+  sorted integers for the vectorized lookups.
+- Exports that a registry needs in clear (the Italian RPO, French Bloctel and Australian
+  DNCR submission files) are built from the caller's own list of numbers, never from the
+  database, which cannot give clear numbers back.
+
+What returns the stored (hashed) form: ``SuppressionList.list()``, ``iter_active()``,
+``export_csv()`` (an export imports into another database hashed with the same key),
+``Consent.number``, ``Registration.number``, ledger payloads and the change history.
+
+The key: :func:`load_key` reads ``$OPTOUT_HASH_KEY`` (hex or base64), else the file named
+by ``$OPTOUT_HASH_KEY_FILE`` (which must not be readable or writable by group or others),
+else the OS keyring (service ``optout``, user ``hash_key``) when the ``keyring`` package
+is installed. The key is never stored in the database, the ledger or a log; the database
+records only the mode and the key's *fingerprint* (an HMAC of a fixed label), so a client
+with no key or another key is refused instead of silently finding nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import importlib
+import json
+import logging
+import os
+import pathlib
+import re
+import stat
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from optout._db import translate_errors, writing
+from optout._errors import ConfigurationError
+from optout._ledger_schema import change_log, ledger
+from optout._schema import attempts, consents, registrations, registry_answers, suppressions
+from optout._timeutil import utcnow
+
+__all__ = [
+    "CLEAR",
+    "ENV_KEY",
+    "ENV_KEY_FILE",
+    "HASH_PREFIX",
+    "KEYRING_SERVICE",
+    "KEYRING_USER",
+    "NumberHasher",
+    "Privacy",
+    "check_database",
+    "load_key",
+    "read_key_file",
+    "redact",
+]
+
+_log = logging.getLogger("optout")
+
+ENV_KEY = "OPTOUT_HASH_KEY"
+ENV_KEY_FILE = "OPTOUT_HASH_KEY_FILE"
+KEYRING_SERVICE = "optout"
+KEYRING_USER = "hash_key"
+
+#: The scheme tag of stored hashes: ``"h1:"`` + 64 hex digits.
+HASH_PREFIX = "h1:"
+_HASH_RE = re.compile(r"^h1:[0-9a-f]{64}$")
+_MIN_KEY = 16
+_FINGERPRINT_LABEL = b"optout/number-hash-key-fingerprint/v1"
+
+#: Where the storage mode is recorded: one ``change_log`` row (it is never purged).
+_MARKER_TABLE = "settings"
+_MARKER_ACTION = "privacy"
+
+
+class NumberHasher:
+    """HMAC-SHA256 of E.164 text (numbers and prefixes) under a secret key.
+
+    Args:
+        key: at least 16 bytes (32 random bytes recommended:
+            ``python -c "import secrets; print(secrets.token_hex(32))"``).
+    """
+
+    __slots__ = ("_key", "fingerprint")
+
+    def __init__(self, key: bytes) -> None:
+        given: object = key
+        if not isinstance(given, bytes | bytearray) or len(given) < _MIN_KEY:
+            raise ConfigurationError(f"the number hash key must be at least {_MIN_KEY} bytes")
+        self._key = bytes(key)
+        #: Identifies the key without revealing it (safe to store and to show).
+        self.fingerprint = hmac.new(self._key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:32]
+
+    @classmethod
+    def from_environment(cls) -> NumberHasher:
+        """A hasher with the key :func:`load_key` finds."""
+        return cls(load_key())
+
+    def hash(self, value: str) -> str:
+        """``"h1:"`` + the hex HMAC-SHA256 of ``value`` (an E.164 number or prefix)."""
+        digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        return HASH_PREFIX + digest
+
+    def __repr__(self) -> str:
+        return f"NumberHasher(fingerprint={self.fingerprint!r})"
+
+
+class Privacy:
+    """How a database stores phone numbers: clear E.164 text, or keyed hashes."""
+
+    __slots__ = ("hasher",)
+
+    def __init__(self, hasher: NumberHasher | None = None) -> None:
+        self.hasher = hasher
+
+    @classmethod
+    def of(cls, hash_numbers: bool | NumberHasher | Privacy) -> Privacy:
+        """The setting for ``Compliance(hash_numbers=...)``; ``True`` loads the key."""
+        if isinstance(hash_numbers, Privacy):
+            return hash_numbers
+        if isinstance(hash_numbers, NumberHasher):
+            return cls(hash_numbers)
+        if hash_numbers is True:
+            return cls(NumberHasher.from_environment())
+        if hash_numbers is False:
+            return CLEAR
+        raise ConfigurationError(
+            f"hash_numbers must be a bool or a NumberHasher, got {type(hash_numbers).__name__}"
+        )
+
+    @property
+    def hashed(self) -> bool:
+        return self.hasher is not None
+
+    @property
+    def mode(self) -> str:
+        """``"clear"`` or ``"hmac-sha256"``."""
+        return "clear" if self.hasher is None else "hmac-sha256"
+
+    def stored(self, value: str) -> str:
+        """``value`` (an E.164 number or prefix) as the database stores it."""
+        return value if self.hasher is None else self.hasher.hash(value)
+
+    def stored_many(self, values: Iterable[str]) -> list[str]:
+        if self.hasher is None:
+            return list(values)
+        return [self.hasher.hash(v) for v in values]
+
+    def accepts_stored(self, value: str) -> bool:
+        """Whether ``value`` is an already hashed value this database can take as is."""
+        return self.hasher is not None and _HASH_RE.match(value) is not None
+
+    def scrub(self, data: Any, secrets: Mapping[str, str]) -> Any:
+        """``data`` (JSON-ready) with every occurrence of each ``secrets`` key replaced."""
+        if not secrets:
+            return data
+        if isinstance(data, str):
+            for clear, replacement in secrets.items():
+                if clear in data:
+                    data = data.replace(clear, replacement)
+            return data
+        if isinstance(data, Mapping):
+            return {k: self.scrub(v, secrets) for k, v in data.items()}
+        if isinstance(data, list | tuple):
+            return [self.scrub(v, secrets) for v in data]
+        return data
+
+    def ledger_record(
+        self, decision: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+        """A decision's dict, its inputs and the ``number`` column, as the ledger stores them.
+
+        Clear mode returns them unchanged. Hashed mode replaces the E.164 number and the raw
+        input wherever they occur (the ``number`` fields, reason messages, evidence) by the
+        number's hash; an input that did not parse is replaced by the hash of its text.
+        """
+        e164: str | None = decision.get("number")
+        if self.hasher is None:
+            return decision, inputs, e164
+        raw = inputs.get("number")
+        raw_text = None if raw is None else str(raw)
+        hashed = self.hasher.hash(e164 if e164 is not None else (raw_text or ""))
+        secrets: dict[str, str] = {}
+        if raw_text and sum(c.isdigit() for c in raw_text) >= 3:
+            secrets[raw_text] = hashed
+        if e164 is not None:
+            secrets[e164] = hashed
+            secrets[e164[1:]] = hashed  # the digits alone
+        out_decision = self.scrub(decision, secrets)
+        out_inputs = self.scrub(inputs, secrets)
+        if e164 is not None:
+            out_decision["number"] = hashed
+        if raw is not None:
+            out_inputs["number"] = hashed
+        return out_decision, out_inputs, None if e164 is None else hashed
+
+    def __repr__(self) -> str:
+        return f"Privacy({self.hasher!r})"
+
+
+#: Numbers stored as clear E.164 text (the default).
+CLEAR = Privacy()
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def _decode_key(text: str, where: str) -> bytes:
+    """Hex or base64 key text (optionally tagged ``hex:`` / ``base64:``) as bytes."""
+    body = text.strip()
+    kind: str | None = None
+    for tag in ("hex:", "base64:"):
+        if body.lower().startswith(tag):
+            kind, body = tag[:-1], body[len(tag) :].strip()
+    key: bytes | None = None
+    if kind in (None, "hex") and re.fullmatch(r"(?:[0-9a-fA-F]{2})+", body):
+        key = bytes.fromhex(body)
+    elif kind in (None, "base64"):
+        padded = (body + "=" * (-len(body) % 4)).replace("-", "+").replace("_", "/")
+        try:
+            key = base64.b64decode(padded.encode("ascii"), validate=True)
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            key = None
+    if key is None:
+        raise ConfigurationError(f"the number hash key in {where} is neither hex nor base64")
+    if len(key) < _MIN_KEY:
+        raise ConfigurationError(
+            f"the number hash key in {where} is {len(key)} bytes; it needs at least {_MIN_KEY}"
+        )
+    return key
+
+
+def read_key_file(path: str | os.PathLike[str]) -> bytes:
+    """The key in ``path`` (hex or base64 text), if only its owner can read it.
+
+    Raises:
+        ConfigurationError: a missing file, a file group or others may read or write
+            (``chmod 600`` it), or a key that is not hex or base64 of at least 16 bytes.
+    """
+    file = pathlib.Path(path).expanduser()
+    try:
+        info = file.stat()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read the number hash key file {file}: {exc.strerror}"
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigurationError(f"the number hash key file {file} is not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
+    if os.name != "nt" and mode & 0o077:
+        raise ConfigurationError(
+            f"the number hash key file {file} has mode {mode:04o}: group or others may "
+            f"access it; make it private with 'chmod 600 {file}'"
+        )
+    try:
+        text = file.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the number hash key file {file}: {exc}") from None
+    return _decode_key(text, str(file))
+
+
+def _keyring_key() -> bytes | None:
+    """The key in the OS keyring, if the optional ``keyring`` package is installed."""
+    try:
+        keyring: Any = importlib.import_module("keyring")
+    except ImportError:
+        return None
+    try:
+        text = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
+    except Exception as exc:  # any keyring backend failure: treat as "no key there"
+        _log.debug("keyring lookup failed: %s", type(exc).__name__)
+        return None
+    if not text:
+        return None
+    return _decode_key(str(text), f"the OS keyring ({KEYRING_SERVICE}/{KEYRING_USER})")
+
+
+def load_key(environ: Mapping[str, str] | None = None) -> bytes:
+    """The number hash key: ``$OPTOUT_HASH_KEY``, ``$OPTOUT_HASH_KEY_FILE``, or the keyring.
+
+    Raises:
+        ConfigurationError: no key anywhere, a key file with loose permissions, or a key
+            that is not hex or base64 of at least 16 bytes.
+    """
+    env = os.environ if environ is None else environ
+    text = env.get(ENV_KEY, "").strip()
+    if text:
+        return _decode_key(text, f"${ENV_KEY}")
+    path = env.get(ENV_KEY_FILE, "").strip()
+    if path:
+        return read_key_file(path)
+    key = _keyring_key()
+    if key is not None:
+        return key
+    raise ConfigurationError(
+        f"hashed number storage needs a key: set ${ENV_KEY} (hex or base64), or "
+        f"${ENV_KEY_FILE} to a file only its owner can read, or store it in the OS keyring "
+        f"(service {KEYRING_SERVICE!r}, user {KEYRING_USER!r}, with the keyring package)"
+    )
+
+
+# -- the database's mode ----------------------------------------------------------------------
+
+
+def _marker(conn: sa.Connection) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(change_log.c.payload)
+        .where(
+            change_log.c.table_name == _MARKER_TABLE,
+            change_log.c.row_id == 0,
+            change_log.c.action == _MARKER_ACTION,
+        )
+        .order_by(change_log.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        return None
+    try:
+        data = json.loads(row.payload)
+    except ValueError:
+        raise ConfigurationError("the database's number storage setting is damaged") from None
+    return data if isinstance(data, dict) else None
+
+
+_NUMBER_COLUMNS = (
+    suppressions.c.value,
+    consents.c.number,
+    registrations.c.number,
+    attempts.c.number,
+    registry_answers.c.number,
+    ledger.c.number,
+)
+
+
+def _holds_clear_numbers(conn: sa.Connection) -> bool:
+    for column in _NUMBER_COLUMNS:
+        stmt = sa.select(column).where(column.is_not(None), ~column.startswith(HASH_PREFIX))
+        if conn.execute(stmt.limit(1)).first() is not None:
+            return True
+    return False
+
+
+def _check(marker: dict[str, Any] | None, privacy: Privacy) -> bool:
+    """Whether the marker agrees with ``privacy``; raises if it does not. False: none yet."""
+    if marker is None:
+        return False
+    mode = marker.get("numbers")
+    fingerprint = marker.get("key_fingerprint")
+    if privacy.hasher is None:
+        if mode != "clear":
+            raise ConfigurationError(
+                "this database stores phone numbers as keyed hashes (key fingerprint "
+                f"{fingerprint}); open it with hash_numbers=True and that key "
+                f"(${ENV_KEY}, ${ENV_KEY_FILE} or the OS keyring)"
+            )
+        return True
+    if mode != privacy.mode or marker.get("scheme") != HASH_PREFIX[:-1]:
+        raise ConfigurationError(
+            f"this database stores phone numbers as {mode!r}; it cannot be opened with "
+            "hash_numbers=True"
+        )
+    if fingerprint != privacy.hasher.fingerprint:
+        raise ConfigurationError(
+            f"this database's numbers were hashed with another key (fingerprint {fingerprint}, "
+            f"this key's is {privacy.hasher.fingerprint}); lookups would find nothing"
+        )
+    return True
+
+
+def check_database(engine: Engine, privacy: Privacy) -> None:
+    """Refuse a database stored in the other mode or under another key; record the mode
+    (and the key's fingerprint, never the key) the first time a hashed client opens it.
+
+    A clear client only reads. A hashed client refuses a database that already holds
+    clear numbers (the two must never mix).
+
+    Raises:
+        ConfigurationError: the database and ``privacy`` disagree.
+    """
+    with translate_errors(engine), engine.connect() as conn:
+        if _check(_marker(conn), privacy) or privacy.hasher is None:
+            return
+    with writing(engine) as conn:
+        if _check(_marker(conn), privacy):
+            return  # another client recorded it meanwhile
+        if _holds_clear_numbers(conn):
+            raise ConfigurationError(
+                "this database already holds phone numbers in clear; hashed storage can "
+                "only be switched on for a new database (export, then import the entries "
+                "into a new hashed one)"
+            )
+        conn.execute(
+            change_log.insert().values(
+                table_name=_MARKER_TABLE,
+                row_id=0,
+                action=_MARKER_ACTION,
+                actor=None,
+                reason="number storage mode",
+                at=utcnow(),
+                payload=json.dumps(
+                    {
+                        "numbers": privacy.mode,
+                        "scheme": HASH_PREFIX[:-1],
+                        "key_fingerprint": privacy.hasher.fingerprint,
+                    },
+                    sort_keys=True,
+                    separators=(",", ":"),
+                ),
+            )
+        )
+
+
+# -- logs -----------------------------------------------------------------------------------
+
+_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{4,}(\d{2})(?![0-9A-Za-z])")
+
+
+def redact(text: str) -> str:
+    """``text`` with every run of 6 or more digits masked but its last 2.
+
+    ``redact("no answer from +393471234567")`` gives ``"no answer from +**********67"``.
+    Digits inside words or hex (hash values, ids such as ``a1234567b``) are left alone.
+    Use it for any message that may carry a phone number at INFO level or above.
+    """
+    return _DIGITS.sub(lambda m: "*" * (len(m.group(0)) - 2) + m.group(1), text)

@@ -1,0 +1,177 @@
+"""The vectorized normalizer defers or agrees with ``optout.normalize`` (strict=False)."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optout._errors import InvalidNumberError
+from optout._fastnum import fast_normalize, normalize_keys
+from optout._location import _from_number, _from_number_slow, locate
+from optout._numbers import PhoneNumber, normalize
+
+_TYPES = [
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.TOLL_FREE,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    phonenumbers.PhoneNumberType.SHARED_COST,
+    phonenumbers.PhoneNumberType.VOIP,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    phonenumbers.PhoneNumberType.PAGER,
+    phonenumbers.PhoneNumberType.UAN,
+    phonenumbers.PhoneNumberType.VOICEMAIL,
+]
+_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+
+
+def _examples(region: str) -> list[tuple[int, str]]:
+    """(country code, national significant number) of every example number of a region."""
+    out: list[tuple[int, str]] = []
+    for kind in _TYPES:
+        ex = phonenumbers.example_number_for_type(region, kind)
+        if ex is not None:
+            out.append((int(ex.country_code or 0), phonenumbers.national_significant_number(ex)))
+    return out
+
+
+def _nongeo_examples() -> list[tuple[int, str]]:
+    out = []
+    for cc in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
+        ex = phonenumbers.example_number_for_non_geo_entity(cc)
+        if ex is not None:
+            out.append((cc, phonenumbers.national_significant_number(ex)))
+    return out
+
+
+def _variants(nsn: str, rng: random.Random) -> list[str]:
+    """The number, with trailing digits changed, cut short and made longer."""
+    out = [nsn]
+    for _ in range(3):
+        keep = rng.randint(max(1, len(nsn) - 4), len(nsn))
+        tail = "".join(rng.choice("0123456789") for _ in range(len(nsn) - keep))
+        out.append(nsn[:keep] + tail)
+    out.append(nsn[:-1])
+    out.append(nsn + rng.choice("0123456789"))
+    out.append(rng.choice("0123456789") + nsn[1:])
+    return out
+
+
+def _keys(region: str, cc: int, nsn: str) -> list[tuple[str, str | None]]:
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    prefix = (meta.national_prefix or "") if meta is not None else ""
+    return [
+        (f"+{cc}{nsn}", None),
+        (f"+{cc}{nsn}", region),
+        (nsn, region),
+        (f"{prefix}{nsn}", region),
+        (f"{cc}{nsn}", region),
+        (f"+{cc}0{nsn}", None),
+    ]
+
+
+def _expected(key: str, region: str | None) -> PhoneNumber | None:
+    try:
+        return normalize(key, region, strict=False)
+    except InvalidNumberError:
+        return None
+
+
+def _check(pairs: list[tuple[str, str | None]]) -> int:
+    """Assert agreement; return how many keys the fast path decided."""
+    by_region: dict[str | None, list[str]] = {}
+    for key, region in pairs:
+        by_region.setdefault(region, []).append(key)
+    decided = 0
+    for region, keys in by_region.items():
+        batch = normalize_keys(keys, region)
+        for i, key in enumerate(keys):
+            got = batch.phone(i)
+            if got is None:
+                continue
+            decided += 1
+            assert got == _expected(key, region), (key, region)
+    return decided
+
+
+def test_every_region_examples_and_variants() -> None:
+    rng = random.Random(1)
+    pairs: list[tuple[str, str | None]] = []
+    for region in _REGIONS:
+        for cc, nsn in _examples(region):
+            for variant in _variants(nsn, rng):
+                pairs.extend(_keys(region, cc, variant))
+    for cc, nsn in _nongeo_examples():
+        for variant in _variants(nsn, rng):
+            pairs.append((f"+{cc}{variant}", None))
+            pairs.append((f"+{cc}{variant}", "US"))
+    decided = _check(pairs)
+    assert decided > len(pairs) // 2  # the fast path decides most of them
+
+
+@st.composite
+def _random_key(draw: st.DrawFn) -> tuple[str, str | None]:
+    region = draw(st.sampled_from(_REGIONS))
+    examples = _examples(region)
+    if not examples:
+        return ("+1", None)
+    cc, nsn = draw(st.sampled_from(examples))
+    keep = draw(st.integers(0, len(nsn)))
+    tail = draw(st.text("0123456789", min_size=0, max_size=len(nsn) - keep + 2))
+    choices = _keys(region, cc, nsn[:keep] + tail)
+    return draw(st.sampled_from(choices))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_random_key(), min_size=1, max_size=20))
+def test_random_keys_agree(pairs: list[tuple[str, str | None]]) -> None:
+    _check(pairs)
+
+
+@pytest.mark.parametrize(
+    ("key", "region"),
+    [
+        ("+12025550123", None),
+        ("2025550123", "US"),
+        ("12025550123", "US"),
+        ("+390612345678", None),
+        ("0612345678", "IT"),
+        ("+3900", None),
+        ("02079460123", "GB"),
+        ("+5511912345678", None),
+        ("+80012345678", None),
+        ("6135550123", "CA"),
+        ("+12685550123", None),
+    ],
+)
+def test_known_numbers(key: str, region: str | None) -> None:
+    got = fast_normalize(key, region)
+    assert got is not None
+    assert got == normalize(key, region, strict=False)
+
+
+@pytest.mark.parametrize(
+    ("key", "region"),
+    [("+", None), ("+0123", None), ("12", None), ("abc", "US"), ("011442079460123", "US")],
+)
+def test_deferred(key: str, region: str | None) -> None:
+    assert fast_normalize(key, region) is None
+
+
+def test_locate_unchanged_for_us_ca_br() -> None:
+    rng = random.Random(3)
+    npas = sorted({k[1:4] for k in phonenumbers.geodata.GEOCODE_DATA if k.startswith("1")})
+    phones: list[PhoneNumber] = []
+    for npa in npas:
+        for _ in range(3):
+            text = f"+1{npa}{rng.randint(2, 9)}{rng.randint(0, 999999):06d}"
+            phones.append(normalize(text, strict=False))
+    for ddd in range(11, 100):
+        phones.append(normalize(f"+55{ddd}9{rng.randint(0, 99999999):08d}", strict=False))
+    for phone in phones:
+        assert _from_number(phone) == _from_number_slow(phone), phone.e164
+        assert locate(phone).subdivisions == frozenset(_from_number_slow(phone))
