@@ -39,9 +39,10 @@ the database for signatures.
 (``Compliance(hash_numbers=True)``, see :mod:`optout._privacy`) stores the decision's
 number, and the raw input, as the number's keyed hash, in the ``number`` column and in
 the payload alike (the clear E.164 text is replaced wherever it occurs in the payload).
-:meth:`Ledger.export` hashes the number it is given to find the entries. The ``change_log``
-also holds one ``settings``/``privacy`` row (row id 0) recording the database's number
-storage mode and the hash key's fingerprint; it is not part of any row's history.
+:meth:`Ledger.export` hashes the number it is given to find the entries. The storage
+mode and the hash key's fingerprint live in the ``settings`` table; ``change_log`` keeps
+their history (``table_name='settings'``, row id 0: action ``set`` since schema revision
+0005, and the older ``privacy`` marker rows of databases created before it).
 """
 
 from __future__ import annotations

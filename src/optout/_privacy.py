@@ -28,8 +28,15 @@ The key: :func:`load_key` reads ``$OPTOUT_HASH_KEY`` (hex or base64), else the f
 by ``$OPTOUT_HASH_KEY_FILE`` (which must not be readable or writable by group or others),
 else the OS keyring (service ``optout``, user ``hash_key``) when the ``keyring`` package
 is installed. The key is never stored in the database, the ledger or a log; the database
-records only the mode and the key's *fingerprint* (an HMAC of a fixed label), so a client
-with no key or another key is refused instead of silently finding nothing.
+records only the mode and the key's *fingerprint* (an HMAC of a fixed label) in the
+``settings`` table (key ``number_storage``), so a client with no key or another key is
+refused instead of silently finding nothing.
+
+Erased numbers in a clear database: :mod:`optout._erasure` keeps the opt-out of an erased
+number as its keyed hash even when the database otherwise stores numbers in clear, and
+records that key's fingerprint under the ``erasure_key`` setting. From then on every
+client of that database needs the same key (:func:`erasure_hasher`), so that suppression
+lookups also match the hashed opt-outs; a client without it is refused.
 """
 
 from __future__ import annotations
@@ -39,7 +46,6 @@ import binascii
 import hashlib
 import hmac
 import importlib
-import json
 import logging
 import os
 import pathlib
@@ -53,9 +59,9 @@ from sqlalchemy.engine import Engine
 
 from optout._db import translate_errors, writing
 from optout._errors import ConfigurationError
-from optout._ledger_schema import change_log, ledger
+from optout._ledger_schema import ledger
 from optout._schema import attempts, consents, registrations, registry_answers, suppressions
-from optout._timeutil import utcnow
+from optout._settings import ERASURE_KEY, NUMBER_STORAGE, insert_setting, read_setting
 
 __all__ = [
     "CLEAR",
@@ -64,9 +70,12 @@ __all__ = [
     "HASH_PREFIX",
     "KEYRING_SERVICE",
     "KEYRING_USER",
+    "KEY_HELP",
     "NumberHasher",
     "Privacy",
     "check_database",
+    "erased_number_hasher",
+    "find_key",
     "load_key",
     "read_key_file",
     "redact",
@@ -84,10 +93,6 @@ HASH_PREFIX = "h1:"
 _HASH_RE = re.compile(r"^h1:[0-9a-f]{64}$")
 _MIN_KEY = 16
 _FINGERPRINT_LABEL = b"optout/number-hash-key-fingerprint/v1"
-
-#: Where the storage mode is recorded: one ``change_log`` row (it is never purged).
-_MARKER_TABLE = "settings"
-_MARKER_ACTION = "privacy"
 
 
 class NumberHasher:
@@ -292,12 +297,20 @@ def _keyring_key() -> bytes | None:
     return _decode_key(str(text), f"the OS keyring ({KEYRING_SERVICE}/{KEYRING_USER})")
 
 
-def load_key(environ: Mapping[str, str] | None = None) -> bytes:
-    """The number hash key: ``$OPTOUT_HASH_KEY``, ``$OPTOUT_HASH_KEY_FILE``, or the keyring.
+#: How to configure the key, for error messages.
+KEY_HELP = (
+    f"set ${ENV_KEY} (hex or base64), or ${ENV_KEY_FILE} to a file only its owner can "
+    f"read, or store it in the OS keyring (service {KEYRING_SERVICE!r}, user "
+    f"{KEYRING_USER!r}, with the keyring package)"
+)
+
+
+def find_key(environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The number hash key, like :func:`load_key`, or ``None`` when none is configured.
 
     Raises:
-        ConfigurationError: no key anywhere, a key file with loose permissions, or a key
-            that is not hex or base64 of at least 16 bytes.
+        ConfigurationError: a key file with loose permissions, or a key that is not hex
+            or base64 of at least 16 bytes.
     """
     env = os.environ if environ is None else environ
     text = env.get(ENV_KEY, "").strip()
@@ -306,37 +319,30 @@ def load_key(environ: Mapping[str, str] | None = None) -> bytes:
     path = env.get(ENV_KEY_FILE, "").strip()
     if path:
         return read_key_file(path)
-    key = _keyring_key()
-    if key is not None:
-        return key
-    raise ConfigurationError(
-        f"hashed number storage needs a key: set ${ENV_KEY} (hex or base64), or "
-        f"${ENV_KEY_FILE} to a file only its owner can read, or store it in the OS keyring "
-        f"(service {KEYRING_SERVICE!r}, user {KEYRING_USER!r}, with the keyring package)"
-    )
+    return _keyring_key()
+
+
+def load_key(environ: Mapping[str, str] | None = None) -> bytes:
+    """The number hash key: ``$OPTOUT_HASH_KEY``, ``$OPTOUT_HASH_KEY_FILE``, or the keyring.
+
+    Raises:
+        ConfigurationError: no key anywhere, a key file with loose permissions, or a key
+            that is not hex or base64 of at least 16 bytes.
+    """
+    key = find_key(environ)
+    if key is None:
+        raise ConfigurationError(f"hashed number storage needs a key: {KEY_HELP}")
+    return key
 
 
 # -- the database's mode ----------------------------------------------------------------------
 
 
 def _marker(conn: sa.Connection) -> dict[str, Any] | None:
-    row = conn.execute(
-        sa.select(change_log.c.payload)
-        .where(
-            change_log.c.table_name == _MARKER_TABLE,
-            change_log.c.row_id == 0,
-            change_log.c.action == _MARKER_ACTION,
-        )
-        .order_by(change_log.c.id.desc())
-        .limit(1)
-    ).one_or_none()
-    if row is None:
-        return None
-    try:
-        data = json.loads(row.payload)
-    except ValueError:
-        raise ConfigurationError("the database's number storage setting is damaged") from None
-    return data if isinstance(data, dict) else None
+    data = read_setting(conn, NUMBER_STORAGE)
+    if data is not None and not isinstance(data, dict):
+        raise ConfigurationError("the database's number storage setting is damaged")
+    return data
 
 
 _NUMBER_COLUMNS = (
@@ -384,19 +390,75 @@ def _check(marker: dict[str, Any] | None, privacy: Privacy) -> bool:
     return True
 
 
+def _fingerprint_of(setting: object) -> str:
+    """The key fingerprint in the ``erasure_key`` setting."""
+    if (
+        not isinstance(setting, dict)
+        or setting.get("scheme") != HASH_PREFIX[:-1]
+        or not isinstance(setting.get("key_fingerprint"), str)
+    ):
+        raise ConfigurationError("the database's erasure key setting is damaged")
+    return str(setting["key_fingerprint"])
+
+
+def _hasher_for(fingerprint: str, privacy: Privacy) -> NumberHasher:
+    """The client's key (hashed mode) or the configured key, if its fingerprint matches."""
+    hasher = privacy.hasher
+    if hasher is None:
+        key = find_key()
+        if key is None:
+            raise ConfigurationError(
+                "this database keeps the opt-outs of erased numbers as keyed hashes (key "
+                f"fingerprint {fingerprint}); every client needs that key to match them: "
+                f"{KEY_HELP}"
+            )
+        hasher = NumberHasher(key)
+    if hasher.fingerprint != fingerprint:
+        raise ConfigurationError(
+            "the opt-outs of erased numbers in this database were hashed with another key "
+            f"(fingerprint {fingerprint}, this key's is {hasher.fingerprint}); they would "
+            "not be found"
+        )
+    return hasher
+
+
+def erased_number_hasher(conn: sa.Connection, privacy: Privacy) -> NumberHasher | None:
+    """In a clear database that holds erased numbers, the hasher of their opt-outs.
+
+    ``None`` when the database stores numbers in clear and no number was erased yet, and
+    for a hashed client (every number it stores is hashed with its own key already).
+
+    Raises:
+        ConfigurationError: erased numbers exist and no key, or another key, is configured.
+    """
+    if privacy.hasher is not None:
+        return None
+    setting = read_setting(conn, ERASURE_KEY)
+    if setting is None:
+        return None
+    return _hasher_for(_fingerprint_of(setting), privacy)
+
+
 def check_database(engine: Engine, privacy: Privacy) -> None:
     """Refuse a database stored in the other mode or under another key; record the mode
     (and the key's fingerprint, never the key) the first time a hashed client opens it.
 
-    A clear client only reads. A hashed client refuses a database that already holds
-    clear numbers (the two must never mix).
+    The mode lives in the ``settings`` table (key ``number_storage``). A clear client only
+    reads. A hashed client refuses a database that already holds clear numbers (the two
+    must never mix). Any client of a database that keeps erased numbers' opt-outs as
+    keyed hashes (setting ``erasure_key``) needs that key.
 
     Raises:
-        ConfigurationError: the database and ``privacy`` disagree.
+        ConfigurationError: the database and ``privacy`` disagree, or erased numbers need a
+            key this client does not have.
     """
     with translate_errors(engine), engine.connect() as conn:
-        if _check(_marker(conn), privacy) or privacy.hasher is None:
-            return
+        recorded = _check(_marker(conn), privacy)
+        erasure = read_setting(conn, ERASURE_KEY)
+    if erasure is not None:
+        _hasher_for(_fingerprint_of(erasure), privacy)
+    if recorded or privacy.hasher is None:
+        return
     with writing(engine) as conn:
         if _check(_marker(conn), privacy):
             return  # another client recorded it meanwhile
@@ -406,25 +468,18 @@ def check_database(engine: Engine, privacy: Privacy) -> None:
                 "only be switched on for a new database (export, then import the entries "
                 "into a new hashed one)"
             )
-        conn.execute(
-            change_log.insert().values(
-                table_name=_MARKER_TABLE,
-                row_id=0,
-                action=_MARKER_ACTION,
-                actor=None,
-                reason="number storage mode",
-                at=utcnow(),
-                payload=json.dumps(
-                    {
-                        "numbers": privacy.mode,
-                        "scheme": HASH_PREFIX[:-1],
-                        "key_fingerprint": privacy.hasher.fingerprint,
-                    },
-                    sort_keys=True,
-                    separators=(",", ":"),
-                ),
-            )
+        stored = insert_setting(
+            conn,
+            NUMBER_STORAGE,
+            {
+                "numbers": privacy.mode,
+                "scheme": HASH_PREFIX[:-1],
+                "key_fingerprint": privacy.hasher.fingerprint,
+            },
+            actor=None,
+            reason="number storage mode",
         )
+        _check(stored if isinstance(stored, dict) else None, privacy)
 
 
 # -- logs -----------------------------------------------------------------------------------

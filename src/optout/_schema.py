@@ -21,6 +21,7 @@ __all__ = [
     "registry_answers",
     "registry_consultations",
     "registry_snapshots",
+    "settings",
     "suppressions",
 ]
 
@@ -99,7 +100,8 @@ attempts = sa.Table(
     sa.Column("outcome_at", UTCDateTime(), nullable=True),
     sa.Index("ix_attempts_number_at", "number", "at"),
     sa.Index("ix_attempts_person_at", "person", "at"),
-    sa.Index("ix_attempts_campaign_at", "campaign", "at"),
+    # Covers the abandonment count (campaign = ?, at in a period, outcome read): migration 0006.
+    sa.Index("ix_attempts_campaign_at_outcome", "campaign", "at", "outcome"),
 )
 
 consents = sa.Table(
@@ -191,4 +193,17 @@ registry_consultations = sa.Table(
     sa.Column("source", sa.String(1000), nullable=False),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
     sa.Index("ix_registry_consultations_registry", "registry", "checked_at"),
+)
+
+#: Database-wide settings, one row per key; ``value`` is canonical JSON. Every change is
+#: also recorded in ``change_log`` (table ``settings``, action ``set``). Keys in use:
+#: ``number_storage`` (clear or keyed hashes, and the key's fingerprint) and
+#: ``erasure_key`` (the fingerprint of the key that hashed the opt-outs of erased numbers).
+settings = sa.Table(
+    "settings",
+    METADATA,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=True),
 )
