@@ -205,7 +205,9 @@ def test_consents_and_registrations_with_hashed_storage(backend_url: str) -> Non
         assert decision.allowed
         assert any(e.kind == "consent" and e.id == str(consent.id) for e in decision.evidence)
         assert [c.id for c in client.consents.list(number=RAW)] == [consent.id]
-        client.consents.revoke(consent.id, actor="ops", reason="asked")
+        client.consents.revoke(
+            consent.id, actor="ops", reason="asked", at=T0 - dt.timedelta(hours=1)
+        )
         assert not client.can_call(RAW, at=T0).allowed
     _assert_no_clear_numbers(backend_url)
 
