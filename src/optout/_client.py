@@ -28,7 +28,7 @@ from optout._db import (
 )
 from optout._decision import Decision, Evidence, Reason
 from optout._errors import ConfigurationError, InvalidNumberError, NotFoundError
-from optout._facts import AbandonmentCache, load_attempts, needs_of
+from optout._facts import AbandonmentCache, call_needs, load_attempts
 from optout._ledger import Ledger, LedgerMode
 from optout._numbers import normalize, normalize_region
 from optout._outcomes import OutcomeMap
@@ -481,8 +481,7 @@ class Compliance:
             )
         self._check_suppressions(conn, call, reasons, evidence)
         location = call.location()
-        rules = self._rules.rules_for(location, campaign=call.campaign, brand=call.brand)
-        needs = needs_of(rules, call.purpose)
+        _, needs = call_needs(self._rules, call, location)
         attempts = (
             []
             if needs.history is None

@@ -10,8 +10,11 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from optout._location import Location
 from optout._privacy import CLEAR, Privacy
-from optout._rules._engine import AttemptFact, BoundRule
+from optout._rules._book import RuleBook
+from optout._rules._decide import RuleCall
+from optout._rules._engine import AttemptFact, BoundRule, covers_kind
 from optout._rules._model import (
     LIVE_OUTCOMES,
     AbandonmentRule,
@@ -21,9 +24,15 @@ from optout._rules._model import (
     RegistryRule,
 )
 from optout._schema import attempts as _a
-from optout._vocab import Channel, Outcome, Purpose, Technology
+from optout._vocab import Channel, NumberType, Outcome, Purpose, Technology
 
-__all__ = ["AbandonmentCache", "Needs", "load_attempts", "needs_of"]
+__all__ = [
+    "AbandonmentCache",
+    "Needs",
+    "call_needs",
+    "load_attempts",
+    "needs_of",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -37,15 +46,28 @@ class Needs:
     registries: frozenset[str]  # registries whose answers the rules need
 
 
-def needs_of(rules: Sequence[BoundRule], purpose: Purpose) -> Needs:
-    """The facts worth loading for ``rules`` (rules for other purposes are skipped)."""
+def needs_of(
+    rules: Sequence[BoundRule],
+    purpose: Purpose,
+    *,
+    channel: Channel | None = None,
+    technology: Technology | None = None,
+    number_type: NumberType | None = None,
+) -> Needs:
+    """The facts worth loading for ``rules`` when deciding a call of this kind.
+
+    A rule written for other purposes, channels, technologies or number types never binds
+    the call (:func:`optout._rules._engine.covers_kind`, the same test ``applies()``
+    makes), so its facts are not read. ``None`` for ``channel``, ``technology`` or
+    ``number_type`` means the value is not known yet: every rule is kept for it.
+    """
     history: dt.timedelta | None = None
     consents = registrations = False
     abandonment: set[dt.timedelta] = set()
     registries: set[str] = set()
     for bound in rules:
         rule = bound.rule
-        if purpose not in rule.purposes:
+        if not covers_kind(rule, purpose, channel, technology, number_type):
             continue
         if rule.lifted_by_consent:
             consents = True
@@ -69,6 +91,21 @@ def needs_of(rules: Sequence[BoundRule], purpose: Purpose) -> Needs:
         abandonment=tuple(sorted(abandonment)),
         registries=frozenset(registries),
     )
+
+
+def call_needs(
+    book: RuleBook, call: RuleCall, location: Location
+) -> tuple[tuple[BoundRule, ...], Needs]:
+    """The rules that may bind ``call`` at ``location``, and the facts they need."""
+    rules = book.rules_for(location, campaign=call.campaign, brand=call.brand)
+    needs = needs_of(
+        rules,
+        call.purpose,
+        channel=call.channel,
+        technology=call.technology,
+        number_type=call.phone.number_type,
+    )
+    return rules, needs
 
 
 def load_attempts(

@@ -41,6 +41,7 @@ __all__ = [
     "ConsentFact",
     "RegistryFact",
     "Situation",
+    "covers_kind",
     "evaluate",
     "next_allowed_at",
 ]
@@ -159,15 +160,30 @@ def _local_days(at: dt.datetime, zones: Sequence[zoneinfo.ZoneInfo]) -> set[dt.d
     return {at.astimezone(z).date() for z in zones} or {at.astimezone(dt.UTC).date()}
 
 
+def covers_kind(
+    rule: Rule,
+    purpose: Purpose,
+    channel: Channel | None = None,
+    technology: Technology | None = None,
+    number_type: NumberType | None = None,
+) -> bool:
+    """Whether the rule is written for calls of this kind (``None``: any value may come).
+
+    The part of :func:`applies` that depends on the call alone, not on an instant or on
+    stored facts: a rule this says no to never binds the call, whatever the facts.
+    """
+    return (
+        purpose in rule.purposes
+        and (channel is None or channel in rule.channels)
+        and (technology is None or technology in rule.technologies)
+        and (number_type is None or number_type in rule.number_types)
+    )
+
+
 def applies(bound: BoundRule, s: Situation, at: dt.datetime) -> bool:
     """Whether the rule covers this call at all (purpose, channel, dates, consent lifts)."""
     rule = bound.rule
-    if (
-        s.purpose not in rule.purposes
-        or s.channel not in rule.channels
-        or s.technology not in rule.technologies
-        or s.number_type not in rule.number_types
-    ):
+    if not covers_kind(rule, s.purpose, s.channel, s.technology, s.number_type):
         return False
     if not any(rule.in_force(day) for day in _local_days(at, s.zones)):
         return False
