@@ -8,7 +8,7 @@ import logging
 import os
 import pathlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -367,6 +367,15 @@ class Compliance:
                 with writing(self._engine) as conn:
                     self.ledger.append(conn, call, inputs)
             return Reservation(decision=call, attempt_id=None)
+        # Abandonment counts are campaign-wide, so the locks below do not protect them
+        # anyway, and a count that misses the cache scans the campaign's whole period: read
+        # them first, so that SQLite's write lock is never held across that scan.
+        _, needs = call_needs(self._rules, call, call.location())
+        early: dict[dt.timedelta, tuple[int, int, int]] = {}
+        if needs.abandonment:
+            with translate_errors(self._engine), self._reading() as conn:
+                for period in needs.abandonment:
+                    early[period] = self._abandonment.counts(conn, call.campaign, period, call.at)
         with writing(self._engine) as conn:
             if self._postgres:
                 keys = sorted(
@@ -376,7 +385,7 @@ class Compliance:
                     conn.execute(
                         sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
                     )
-            decision = self._decide(conn, call)
+            decision = self._decide(conn, call, abandonment=early)
             if not decision.allowed:
                 if self.ledger.wants(decision):
                     self.ledger.append(conn, decision, inputs)
@@ -466,7 +475,17 @@ class Compliance:
         call.location()  # a hint that cannot be used is misuse: raise before any I/O
         return call
 
-    def _decide(self, conn: sa.Connection, call: RuleCall) -> Decision:
+    def _decide(
+        self,
+        conn: sa.Connection,
+        call: RuleCall,
+        abandonment: Mapping[dt.timedelta, tuple[int, int, int]] | None = None,
+    ) -> Decision:
+        """The decision for ``call``, reading its facts on ``conn``.
+
+        ``abandonment`` holds counts already read for this call, by period; any other
+        period the rules need is read here.
+        """
         phone, when = call.phone, call.at
         reasons: list[Reason] = []
         evidence: list[Evidence] = [_NUMBERING_PLAN]
@@ -495,8 +514,11 @@ class Compliance:
             if f.status == "listed" and f.registered_at is not None
         ]
         consents = self.consents.for_call(conn, phone.e164, call.person) if needs.consents else []
-        abandonment = [
-            self._abandonment.counts(conn, call.campaign, period, when)
+        early = abandonment or {}
+        counts = [
+            early[period]
+            if period in early
+            else self._abandonment.counts(conn, call.campaign, period, when)
             for period in needs.abandonment
         ]
         outcome = check_rules(
@@ -505,7 +527,7 @@ class Compliance:
             attempts=attempts,
             consents=[c.fact() for c in consents],
             registrations=registered,
-            abandonment=abandonment,
+            abandonment=counts,
             registry_facts=facts,
             location=location,
         )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from optout._errors import ConfigurationError
 from optout._location import Location
 from optout._privacy import CLEAR, Privacy
 from optout._rules._book import RuleBook
@@ -30,6 +32,7 @@ __all__ = [
     "AbandonmentCache",
     "Needs",
     "call_needs",
+    "count_abandonment",
     "load_attempts",
     "needs_of",
 ]
@@ -156,47 +159,141 @@ def load_attempts(
     ]
 
 
-class AbandonmentCache:
-    """Campaign abandonment counts, cached for ``ttl`` seconds per (campaign, period).
+def count_abandonment(
+    conn: sa.Connection, campaign: str | None, period: dt.timedelta, at: dt.datetime
+) -> tuple[int, int]:
+    """``(abandoned, answered_live)`` over the attempts stamped in ``(at - period, at]``.
 
-    The count scans a campaign's attempts over the period (30 days under the TCPA), far too
-    much to repeat on every dial; a rate a few seconds old is the documented trade-off.
-    ``ttl=0`` disables the cache.
+    For one campaign (``ix_attempts_campaign_at_outcome`` covers the query), or for every
+    campaign when ``campaign`` is ``None``. Attempts stamped after ``at`` are left out on
+    purpose, unlike the caps' history (see docs/rules.md, "Abandonment rate").
+    """
+    live = [o.value for o in LIVE_OUTCOMES]
+    stmt = sa.select(
+        sa.func.coalesce(
+            sa.func.sum(sa.case((_a.c.outcome == Outcome.ABANDONED.value, 1), else_=0)), 0
+        ),
+        sa.func.coalesce(sa.func.sum(sa.case((_a.c.outcome.in_(live), 1), else_=0)), 0),
+    ).where(_a.c.at > at - period, _a.c.at <= at)
+    if campaign is not None:
+        stmt = stmt.where(_a.c.campaign == campaign)
+    abandoned, answered = conn.execute(stmt).one()
+    return int(abandoned), int(answered)
+
+
+#: The cache's clock (monotonic: wall-clock changes do not age or refresh entries).
+_clock = time.monotonic
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Counted:
+    """Counts over the period ending at ``at`` (a POSIX time), read at ``read`` (monotonic)."""
+
+    at: float
+    read: float
+    abandoned: int
+    answered: int
+
+
+class AbandonmentCache:
+    """Campaign abandonment counts, reused for up to ``ttl`` seconds.
+
+    The count reads a campaign's attempts over the whole period (30 days under the TCPA):
+    far too much to repeat on every dial. Entries are kept per (campaign, period). A count
+    taken for a period ending at ``t0`` serves a decision at ``at`` only while both hold:
+
+    - it was read less than ``ttl`` seconds ago (monotonic clock): outcomes recorded since
+      by other processes or hosts are missed for at most ``ttl`` seconds;
+    - ``|at - t0| <= ttl``: the period it covers is shifted by at most ``ttl`` seconds from
+      the decision's own. A replay or a decision about another day reads its own counts.
+
+    A dialer deciding at ``at=now`` therefore reads each campaign's counts once per ``ttl``
+    and never uses a count more than ``ttl`` seconds out of date. :meth:`clear` (called
+    when this client records an ``abandoned`` outcome) forgets every count at once; other
+    outcomes only add live answers, which lower the rate, so a count that misses them is
+    stricter, not looser. ``ttl=0`` disables the cache.
     """
 
+    #: Counts kept per (campaign, period): one per distinct instant decided within a TTL.
+    MAX_PER_KEY = 64
+    #: Number of (campaign, period) keys above which expired entries are swept.
+    SWEEP_ABOVE = 1024
+
     def __init__(self, ttl: float = 5.0) -> None:
-        self.ttl = ttl
+        given: object = ttl
+        seconds = (
+            float(given)
+            if isinstance(given, int | float) and not isinstance(given, bool)
+            else math.nan
+        )
+        if not math.isfinite(seconds) or seconds < 0:
+            # An endless or nonsensical reuse would stop the rate from ever being re-read.
+            raise ConfigurationError(
+                f"abandonment_cache_seconds must be a finite number of seconds >= 0, got {ttl!r}"
+            )
+        self.ttl = seconds
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str | None, int, int], tuple[float, int, int]] = {}
+        self._cache: dict[tuple[str | None, int], list[_Counted]] = {}
+        self._generation = 0
 
     def clear(self) -> None:
-        """Forget every count (an outcome was just recorded)."""
+        """Forget every count (an abandoned outcome was just recorded)."""
         with self._lock:
             self._cache.clear()
+            self._generation += 1
 
     def counts(
         self, conn: sa.Connection, campaign: str | None, period: dt.timedelta, at: dt.datetime
     ) -> tuple[int, int, int]:
         """``(period_seconds, abandoned, answered_live)`` for the campaign (or all)."""
         seconds = int(period.total_seconds())
-        # The decided instant is part of the key (to the cache's own resolution), so a
-        # decision for another instant (a replay, scrub --at) never reuses these counts.
-        key = (campaign, seconds, int(at.timestamp() // max(self.ttl, 1.0)))
-        now = time.monotonic()
+        key = (campaign, seconds)
+        stamp = at.timestamp()
+        now = _clock()
         with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
-            return seconds, hit[1], hit[2]
-        live = [o.value for o in LIVE_OUTCOMES]
-        stmt = sa.select(
-            sa.func.coalesce(
-                sa.func.sum(sa.case((_a.c.outcome == Outcome.ABANDONED.value, 1), else_=0)), 0
-            ),
-            sa.func.coalesce(sa.func.sum(sa.case((_a.c.outcome.in_(live), 1), else_=0)), 0),
-        ).where(_a.c.at > at - period, _a.c.at <= at)
-        if campaign is not None:
-            stmt = stmt.where(_a.c.campaign == campaign)
-        abandoned, answered = conn.execute(stmt).one()
-        with self._lock:
-            self._cache[key] = (now, int(abandoned), int(answered))
-        return seconds, int(abandoned), int(answered)
+            hit = self._lookup(key, stamp, now)
+            generation = self._generation
+        if hit is not None:
+            return seconds, hit.abandoned, hit.answered
+        abandoned, answered = count_abandonment(conn, campaign, period, at)
+        if self.ttl > 0:
+            with self._lock:
+                # A clear() while the count ran may have been for an outcome the count
+                # did not see: keep nothing then.
+                if generation == self._generation:
+                    self._store(key, _Counted(stamp, now, abandoned, answered), now)
+        return seconds, abandoned, answered
+
+    def for_periods(
+        self,
+        conn: sa.Connection,
+        campaign: str | None,
+        periods: Sequence[dt.timedelta],
+        at: dt.datetime,
+    ) -> list[tuple[int, int, int]]:
+        """:meth:`counts` for each period (a decision's ``Needs.abandonment``)."""
+        return [self.counts(conn, campaign, period, at) for period in periods]
+
+    def _lookup(self, key: tuple[str | None, int], stamp: float, now: float) -> _Counted | None:
+        entries = self._cache.get(key)
+        if not entries:
+            return None
+        fresh = [e for e in entries if now - e.read < self.ttl]
+        if len(fresh) != len(entries):
+            self._cache[key] = fresh
+        near = [e for e in fresh if abs(stamp - e.at) <= self.ttl]
+        # The count whose period is closest to the decision's; of equals, the newest.
+        return min(near, key=lambda e: (abs(stamp - e.at), -e.read)) if near else None
+
+    def _store(self, key: tuple[str | None, int], entry: _Counted, now: float) -> None:
+        if key not in self._cache and len(self._cache) >= self.SWEEP_ABOVE:
+            for k in list(self._cache):
+                kept = [e for e in self._cache[k] if now - e.read < self.ttl]
+                if kept:
+                    self._cache[k] = kept
+                else:
+                    del self._cache[k]
+        entries = self._cache.setdefault(key, [])
+        entries.append(entry)
+        if len(entries) > self.MAX_PER_KEY:
+            del entries[: len(entries) - self.MAX_PER_KEY]
