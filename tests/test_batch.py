@@ -132,7 +132,8 @@ def test_registries_static_and_snapshot(backend_url: str, tmp_path: pathlib.Path
         info = snapshot.import_files([listed], taken_at=AT - DAY)
         batch = check_rows(c, numbers)
         assert "registry.listed" in batch.reasons[0].as_py()
-        assert f"us_dnc:{info.version}" in batch.registry[1].as_py()
+        assert f"us_dnc:listed@{info.version}" in batch.registry[0].as_py()
+        assert f"us_dnc:clear@{info.version}" in batch.registry[1].as_py()
         assert "registry.listed" in batch.reasons[2].as_py()
 
 

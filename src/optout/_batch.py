@@ -1,32 +1,31 @@
-"""Batch decisions: :func:`decide_many` runs ``can_call()``'s pipeline over columns.
+"""Batch decisions: ``can_call()``'s pipeline over columns instead of rows.
 
 The answer for every row equals ``client.can_call(numbers[i], at=at, ...)`` (allowed, reason
-codes in order, number, ``next_allowed_at``); the work is arranged so that per-row Python
-work is a few dictionary look-ups:
+codes in order, number, ``next_allowed_at``, and :meth:`BatchDecisions.decision` gives the
+whole :class:`optout.Decision`). Per-row work is vectorized (numpy and pyarrow); Python
+runs once per distinct *situation*, not per row:
 
-1. **Normalize per distinct input.** The raw strings are dictionary-encoded with pyarrow.
-   Well-formed ones (ASCII digits, one leading ``+``, spaces, dashes, dots, parentheses, at
-   most :data:`~optout._numbers.MAX_INPUT_LENGTH` characters) are reduced to their digits
-   (vectorized) and each distinct reduced key is parsed once; libphonenumber strips exactly
-   those characters itself, so the parse is the same (a reduced key that does not parse is
-   parsed again from the raw text, so a denial keeps ``normalize``'s own message). Anything
-   else goes through :func:`optout.normalize` as typed. Large batches parse in a process
-   pool. Each distinct number is located (:func:`optout._location.locate`) once.
-2. **Deduplicate.** Rows with the same E.164 number and extension (and person, when a
-   ``person`` column is given) share one decision.
-3. **Load facts in bulk.** One scan of the active suppression values, matched vectorized
-   against the distinct numbers (whole numbers and every prefix length in use), then the
-   full entries of the hits only, filtered with :meth:`Suppression.applies`; attempts,
-   consents and registration dates with chunked ``IN (...)`` queries, and only for the
-   numbers whose binding rules need them (:func:`optout._facts.needs_of`); registry facts
-   with one ``backend.facts(numbers, at)`` call per registry.
-4. **Evaluate rules per group.** ``check_rules`` reads the location (country, subdivisions,
-   zones), the number type, the registry facts, consents, registration dates and history;
-   the number itself only to match history. Numbers that agree on all of those (and have
-   no history) share one evaluation; numbers with history are evaluated alone.
+1. **Normalize.** Well-formed inputs (ASCII digits, one leading ``+``, spaces, dashes,
+   dots, parentheses, at most :data:`~optout._numbers.MAX_INPUT_LENGTH` characters) are
+   reduced to their digits and decided by the vectorized normalizer
+   (:mod:`optout._fastnum`, libphonenumber's own metadata run as RE2 patterns). Everything
+   else, and every key that path defers or finds invalid, goes through
+   :func:`optout.normalize` as typed, once per distinct text (in a process pool for large
+   batches when ``workers`` allows). A valid number becomes a 64-bit key: its E.164 digits.
+2. **Locate.** Numbers that :func:`optout._location.locate` cannot tell apart (same region,
+   time zones, and area-code state or Brazilian DDD) share one ``locate`` call.
+3. **Look up facts in bulk.** The numbers that have any suppression entry, consent,
+   registration or recent attempt are found with sorted, vectorized look-ups against sets
+   read once per run (and read again when the database changes between chunks). Registry
+   answers come from each backend's vectorized ``fact_codes`` (snapshot indexes), or from
+   ``facts`` for backends that only have that.
+4. **Decide per group.** A number with none of those stored facts is decided by its
+   location, its line type and its registry answers only; rows that agree on all of them
+   share one rule evaluation, cached for the whole run. Numbers with stored facts, and
+   numbers with an extension, are decided one by one from facts read for them alone.
 
-:meth:`BatchDecisions.decision` rebuilds the full :class:`optout.Decision` of a row (reasons
-with messages, evidence) by the exact per-number path over the facts the batch loaded.
+The run state (:class:`BatchRun`) is shared by the chunks of one scrub and is safe to use
+from several threads at once (the vectorized steps release the GIL).
 """
 
 from __future__ import annotations
@@ -34,11 +33,12 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import multiprocessing
+import threading
 from collections.abc import Iterator, Sequence
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -47,36 +47,38 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from optout._client import _NUMBERING_PLAN, _optional_text
+from optout._client import _optional_text
 from optout._consents import Consent
 from optout._consents import _row as _consent_row
+from optout._core import CallFacts, assemble, fixed_reasons, invalid_decision, outcome_of
+from optout._core import registry_token as _registry_token
 from optout._db import translate_errors
-from optout._decision import Decision, Evidence, Reason
+from optout._decision import Decision
 from optout._errors import InvalidNumberError
 from optout._facts import Needs, needs_of
-from optout._fastnum import FastBatch, digit_prefixes, normalize_keys
+from optout._fastnum import e164_strings, key_digits, key_prefix, normalize_keys
+from optout._ledger_schema import change_log as _log_table
 from optout._location import Location, locate, nanp_states
-from optout._numbers import _TYPE_MAP, MAX_INPUT_LENGTH, PhoneNumber, normalize, normalize_region
-from optout._privacy import Privacy
-from optout._rules._decide import RuleCall, RuleOutcome, check_rules
+from optout._numbers import MAX_INPUT_LENGTH, PhoneNumber, normalize, normalize_region
+from optout._privacy import HASH_PREFIX, Privacy
+from optout._rules._decide import RuleCall
 from optout._rules._engine import AttemptFact, BoundRule, RegistryFact
+from optout._rules._model import CapRule, CooldownRule, RegistryRule
 from optout._schema import attempts as _a
 from optout._schema import consents as _c
 from optout._schema import registrations as _r
 from optout._schema import suppressions as _s
-from optout._suppressions import Suppression, _row_to_entry, prefix_candidates
+from optout._suppressions import Suppression, prefix_candidates
 from optout._timeutil import instant
-from optout._vocab import Channel, NumberType, Outcome, Purpose, Scope, Technology, coerce
+from optout._vocab import Channel, NumberType, Outcome, Purpose, Technology, coerce
 
 if TYPE_CHECKING:
     from optout._client import Compliance
+    from optout._rules._book import RuleBook
 
-__all__ = ["BatchDecisions", "decide_many"]
+__all__ = ["BatchDecisions", "BatchRun", "decide_many"]
 
 _log = logging.getLogger("optout")
-
-#: This module hashes its queries under ``Compliance(hash_numbers=...)`` (the client
-#: refuses the batch path otherwise, see ``Compliance._reading``).
 
 #: A raw string that is only formatting around digits; its digits parse the same.
 _WELL_FORMED = r"^[ \t\r\n]*\+?[0-9 ().\-]*[0-9][0-9 ().\-]*[ \t\r\n]*$"
@@ -86,31 +88,73 @@ _CHUNK = 20_000
 #: Bind parameters per ``IN (...)`` query (SQLite allows 32766, PostgreSQL 65535).
 _IN_CHUNK = 5_000
 
-# A resolved string: an error message, or the fields of a PhoneNumber and its Location.
-_Resolved = str | tuple[Any, ...]
-_Hints = tuple[str | None, str | None, str | None]
 _IntArray = npt.NDArray[np.int64]
-#: libphonenumber types the geocoder treats as geographic for +1 numbers.
-_NANP_GEOGRAPHIC = (
-    int(phonenumbers.PhoneNumberType.FIXED_LINE),
-    int(phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE),
+_Keys = npt.NDArray[np.uint64]
+_Bools = npt.NDArray[np.bool_]
+
+#: Line types by code (a row's ``kind``), and libphonenumber's type codes mapped to them.
+_KINDS: tuple[NumberType, ...] = tuple(NumberType)
+_KIND_OF: dict[NumberType, int] = {k: i for i, k in enumerate(_KINDS)}
+_PN_KIND = np.full(128, _KIND_OF[NumberType.UNKNOWN], dtype=np.int64)
+for _pn, _kind in {
+    phonenumbers.PhoneNumberType.FIXED_LINE: NumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.MOBILE: NumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: NumberType.FIXED_LINE_OR_MOBILE,
+    phonenumbers.PhoneNumberType.TOLL_FREE: NumberType.TOLL_FREE,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: NumberType.PREMIUM_RATE,
+    phonenumbers.PhoneNumberType.SHARED_COST: NumberType.SHARED_COST,
+    phonenumbers.PhoneNumberType.VOIP: NumberType.VOIP,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: NumberType.PERSONAL_NUMBER,
+    phonenumbers.PhoneNumberType.PAGER: NumberType.PAGER,
+    phonenumbers.PhoneNumberType.UAN: NumberType.UAN,
+    phonenumbers.PhoneNumberType.VOICEMAIL: NumberType.VOICEMAIL,
+}.items():
+    _PN_KIND[int(_pn)] = _KIND_OF[_kind]
+#: Line types the geocoder treats as geographic for +1 numbers (``_location._from_number``).
+_NANP_GEO = np.array(
+    [_KIND_OF[NumberType.FIXED_LINE], _KIND_OF[NumberType.FIXED_LINE_OR_MOBILE]], dtype=np.int64
 )
+#: A stand-in registration date for answers whose grace period is long over (see _Canon).
+_LONG_AGO = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+# Row states.
+_VALID = 0  # a number decided by its group (or as a special unit)
+_SPECIAL = 1  # a number decided on its own (an extension, or no integer key)
+_INVALID = 2  # not a usable number: number.invalid
+
+T = TypeVar("T")
+
+
+class _Interner(Generic[T]):
+    """Values numbered in order of first sight."""
+
+    def __init__(self) -> None:
+        self.values: list[T] = []
+        self._index: dict[T, int] = {}
+
+    def id(self, value: T) -> int:
+        found = self._index.get(value)
+        if found is None:
+            found = self._index[value] = len(self.values)
+            self.values.append(value)
+        return found
 
 
 # -- normalization --------------------------------------------------------------------------
 
+# A parsed text: an error message, or (e164, country code, region, type, zones, extension).
+_Parsed = str | tuple[str, int, str | None, str, tuple[str, ...], str | None]
 
-def _resolve(texts: Sequence[str], region: str | None, hints: _Hints) -> list[_Resolved]:
-    """Parse and locate each text (runs in worker processes too: plain tuples out)."""
-    state, postal_code, time_zone = hints
-    out: list[_Resolved] = []
+
+def _parse(texts: Sequence[str], region: str | None) -> list[_Parsed]:
+    """``normalize`` each text (runs in worker processes too: plain tuples out)."""
+    out: list[_Parsed] = []
     for text in texts:
         try:
             p = normalize(text, region)
         except InvalidNumberError as exc:
             out.append(str(exc))
             continue
-        where = locate(p, state=state, postal_code=postal_code, time_zone=time_zone)
         out.append(
             (
                 p.e164,
@@ -119,236 +163,1102 @@ def _resolve(texts: Sequence[str], region: str | None, hints: _Hints) -> list[_R
                 p.number_type.value,
                 tuple(sorted(p.time_zones)),
                 p.extension,
-                p.valid,
-                where.country,
-                tuple(sorted(where.subdivisions)),
-                tuple(sorted(where.zones)),
-                where.basis,
             )
         )
     return out
 
 
-def _resolve_all(
-    texts: list[str], region: str | None, hints: _Hints, workers: int
-) -> list[_Resolved]:
+def _parse_all(texts: list[str], region: str | None, workers: int) -> list[_Parsed]:
     if workers <= 1 or len(texts) < PARALLEL_MIN:
-        return _resolve(texts, region, hints)
+        return _parse(texts, region)
     chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
     context = multiprocessing.get_context("forkserver")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        parts = pool.map(_resolve, chunks, [region] * len(chunks), [hints] * len(chunks))
+        parts = pool.map(_parse, chunks, [region] * len(chunks))
         return [r for part in parts for r in part]
 
 
-def _resolve_fast(fast: FastBatch, keys: _IntArray, hints: _Hints) -> list[_Resolved]:
-    """The resolved tuples of keys the vectorized path decided (valid numbers only).
-
-    Numbers that :func:`locate` cannot tell apart (same region, zones and area-code state,
-    from :func:`optout._location.nanp_states`) share one ``locate`` call.
-    """
-    state, postal_code, time_zone = hints
-    n = len(keys)
-    e164s = [fast.e164[i] for i in keys.tolist()]
-    regions = [fast.region[i] for i in keys.tolist()]
-    codes = fast.country_code[keys].tolist()
-    type_codes = fast.number_type[keys]
-    zones = fast.zones[keys].tolist()
-    kinds = {code: _TYPE_MAP.get(code, NumberType.UNKNOWN) for code in _TYPE_MAP}
-    # Per number, what locate reads besides region and zones (-1: the number itself).
-    place = np.zeros(n, dtype=np.int64)
-    region_arr = np.array(regions, dtype=object)
-    geographic = np.isin(type_codes, list(_NANP_GEOGRAPHIC))
-    for nanp in ("US", "CA"):
-        rows = np.flatnonzero(region_arr == nanp)
-        if not len(rows):
-            continue
-        geo = rows[geographic[rows]]
-        place[rows] = -1
-        if len(geo):
-            digits = pa.array([e164s[i][1:] for i in geo.tolist()], type=pa.string())
-            lengths, prefixes = digit_prefixes(digits, 18)
-            _readings, index = nanp_states(nanp, lengths, prefixes.__getitem__)
-            place[geo] = index
-    for i in np.flatnonzero(region_arr == "BR").tolist():
-        place[i] = int(e164s[i][3:5]) if e164s[i][3:5].isdigit() else -1
-    places: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    out: list[_Resolved] = []
-    for i, p in enumerate(place.tolist()):
-        e164, region, z = e164s[i], regions[i], zones[i]
-        kind = kinds.get(int(type_codes[i]), NumberType.UNKNOWN)
-        ident = (region, z, p)
-        where = places.get(ident) if p >= 0 else None
-        if where is None:
-            phone = PhoneNumber(e164, codes[i], region, kind, frozenset(fast.zone_sets[z]))
-            found = locate(phone, state=state, postal_code=postal_code, time_zone=time_zone)
-            where = (
-                found.country,
-                tuple(sorted(found.subdivisions)),
-                tuple(sorted(found.zones)),
-                found.basis,
-            )
-            if p >= 0:
-                places[ident] = where
-        out.append((e164, codes[i], region, kind.value, fast.zone_sets[z], None, True, *where))
-    return out
-
-
-class _Builder:
-    """Turns resolved tuples into shared PhoneNumber and Location objects."""
-
-    def __init__(self) -> None:
-        self.sets: dict[tuple[str, ...], frozenset[str]] = {}
-        self.locations: dict[tuple[Any, ...], Location] = {}
-
-    def _set(self, items: tuple[str, ...]) -> frozenset[str]:
-        found = self.sets.get(items)
-        if found is None:
-            found = self.sets[items] = frozenset(items)
-        return found
-
-    def build(self, r: tuple[Any, ...]) -> tuple[PhoneNumber, Location]:
-        phone = PhoneNumber(
-            e164=r[0],
-            country_code=r[1],
-            region=r[2],
-            number_type=NumberType(r[3]),
-            time_zones=self._set(r[4]),
-            extension=r[5],
-            valid=r[6],
-        )
-        key = r[7:]
-        where = self.locations.get(key)
-        if where is None:
-            where = self.locations[key] = Location(r[7], self._set(r[8]), self._set(r[9]), r[10])
-        return phone, where
-
-
-def _to_arrow(strs: list[str | None]) -> tuple[pa.Array, list[int]]:
-    """The strings as an Arrow array; strings UTF-8 cannot hold become nulls (listed)."""
+def _as_strings(numbers: Sequence[object] | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The inputs as a pyarrow string array: null where an input is not an encodable str."""
+    if isinstance(numbers, pa.ChunkedArray):
+        numbers = numbers.combine_chunks() if numbers.num_chunks else pa.array([], numbers.type)
+    if isinstance(numbers, pa.Array):
+        if pa.types.is_string(numbers.type):
+            return numbers
+        if pa.types.is_large_string(numbers.type):
+            return numbers.cast(pa.string())
+        return pa.nulls(len(numbers), pa.string())
+    strs: list[str | None] = [x if isinstance(x, str) else None for x in numbers]
     try:
-        return pa.array(strs, type=pa.string()), []
+        return pa.array(strs, type=pa.string())
     except (UnicodeEncodeError, pa.ArrowException):
-        bad: list[int] = []
         for i, s in enumerate(strs):
             if s is not None:
                 try:
                     s.encode("utf-8")
                 except UnicodeEncodeError:
-                    bad.append(i)
                     strs[i] = None
-        return pa.array(strs, type=pa.string()), bad
+        return pa.array(strs, type=pa.string())
 
 
 @dataclasses.dataclass(slots=True)
-class _Parsed:
-    row_result: _IntArray  # row -> index into results
-    results: list[_Resolved]
+class _Rows:
+    """Per-row columns of one chunk (numpy), with the few objects some rows need."""
+
+    state: npt.NDArray[np.int8]
+    key: _Keys  # E.164 digits (0 when none)
+    country_code: _IntArray
+    region: _IntArray  # run region id, -1: none
+    kind: _IntArray  # index into _KINDS
+    zones: _IntArray  # run zone-set id
+    message: _IntArray  # run message id for invalid rows, else -1
+    phones: dict[int, PhoneNumber]  # rows decided on their own: their number
 
 
-def _parse_rows(  # noqa: PLR0915 - one stage, kept in order
-    numbers: Sequence[object], region: str | None, hints: _Hints, workers: int
-) -> _Parsed:
-    n = len(numbers)
-    strs: list[str | None] = [x if isinstance(x, str) else None for x in numbers]
-    arr, unencodable = _to_arrow(strs)
-    encoded = pc.dictionary_encode(arr)
-    row_distinct = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
-    distinct = encoded.dictionary
-    count = len(distinct)
-    well = np.asarray(
-        pc.fill_null(
-            pc.and_(
-                pc.less_equal(pc.utf8_length(distinct), MAX_INPUT_LENGTH),
-                pc.match_substring_regex(distinct, _WELL_FORMED),
-            ),
-            False,
-        ).to_numpy(zero_copy_only=False),
-        dtype=bool,
+# -- suppressions, consents, registrations, history: which numbers have any ---------------
+
+
+def _keys_of(values: list[str]) -> _Keys:
+    """Sorted unique keys of stored clear E.164 values (anything else is skipped)."""
+    if not values:
+        return np.zeros(0, dtype=np.uint64)
+    arr = pa.array(values, pa.string())
+    arr = arr.filter(pc.match_substring_regex(arr, r"^\+[1-9][0-9]{0,18}$"))
+    keys = np.asarray(
+        pc.cast(pc.utf8_slice_codeunits(arr, 1), pa.uint64()).to_numpy(zero_copy_only=False),
+        dtype=np.uint64,
     )
-    fast = np.flatnonzero(well)
-    slow = np.flatnonzero(~well)
-    keys = pc.dictionary_encode(
-        pc.replace_substring_regex(distinct.take(pa.array(fast)), r"[^0-9+]", "")
-    )
-    key_of_fast = np.asarray(keys.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    # Keys the vectorized normalizer decides (valid numbers); libphonenumber for the rest.
-    fast_keys = normalize_keys(keys.dictionary, region)
-    use = fast_keys.decided & fast_keys.valid
-    by_fast = np.flatnonzero(use)
-    by_parse = np.flatnonzero(~use)
-    parse_texts: list[str] = keys.dictionary.take(pa.array(by_parse, type=pa.int64())).to_pylist()
-    slow_texts: list[str] = distinct.take(pa.array(slow)).to_pylist()
-    parsed = _resolve_all(parse_texts + slow_texts, region, hints, workers)
-    results: list[_Resolved] = [""] * len(keys.dictionary)
-    for i, r in zip(by_fast.tolist(), _resolve_fast(fast_keys, by_fast, hints), strict=True):
-        results[i] = r
-    for i, r in zip(by_parse.tolist(), parsed, strict=False):
-        results[i] = r
-    results.extend(parsed[len(by_parse) :])
-    result_of = np.empty(count, dtype=np.int64)
-    result_of[fast] = key_of_fast
-    result_of[slow] = len(keys.dictionary) + np.arange(len(slow), dtype=np.int64)
-    # A reduced key that did not parse: parse each raw text itself (exact message).
-    failed = [u for u in fast.tolist() if isinstance(results[int(result_of[u])], str)]
-    if failed:
-        raws: list[str] = distinct.take(pa.array(failed)).to_pylist()
-        for u, resolved in zip(failed, _resolve(raws, region, hints), strict=True):
-            result_of[u] = len(results)
-            results.append(resolved)
-    # Index only where a row has a distinct key: with no string rows ``result_of`` is empty
-    # and an eager ``np.where`` would index it anyway (found by fuzzing).
-    row_result = np.full(len(row_distinct), -1, dtype=np.int64)
-    hit = row_distinct >= 0
-    row_result[hit] = result_of[row_distinct[hit]]
-    # Rows that are not (encodable) strings: normalize them one by one, memoized by type.
-    by_type: dict[type, int] = {}
-    for i in np.flatnonzero(row_distinct < 0).tolist():
-        raw = numbers[i]
-        if isinstance(raw, str):
-            row_result[i] = len(results)
-            results.extend(_resolve([raw], region, hints))
-            continue
-        kind = type(raw)
-        if kind not in by_type:
-            try:
-                normalize(raw, region)  # type: ignore[arg-type]
-            except InvalidNumberError as exc:
-                by_type[kind] = len(results)
-                results.append(str(exc))
-            else:  # pragma: no cover - normalize takes strings only
-                raise AssertionError(f"normalize accepted a {kind.__name__}")
-        row_result[i] = by_type[kind]
-    del unencodable, n
-    return _Parsed(row_result=row_result, results=results)
+    return np.unique(keys)
 
 
-# -- the result -----------------------------------------------------------------------------
+def _member(sorted_keys: _Keys, keys: _Keys) -> _Bools:
+    if len(sorted_keys) == 0 or len(keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return np.asarray(sorted_keys[pos] == keys)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Context:
-    """What every decision of the batch shares."""
+class _Stored:
+    """Which numbers (and persons) have stored facts, read at one database version."""
 
-    book: Any  # RuleBook
-    call: RuleCall  # the call-level arguments (phone: a placeholder)
-    dialect: str
-    needs: dict[Location, tuple[tuple[BoundRule, ...], Needs, tuple[str, ...]]]
-    abandonment: dict[dt.timedelta, tuple[int, int, int]]
+    version: tuple[Any, ...]
+    hashed: bool
+    # Clear storage: sorted keys, and prefix entries as sorted ints per digit count.
+    suppressed: _Keys
+    prefixes: dict[int, _IntArray]
+    consents: _Keys
+    registrations: _Keys
+    attempts: _Keys
+    # Hashed storage (and erased numbers' opt-outs in clear storage): stored strings.
+    suppressed_hashes: frozenset[str]
+    consent_hashes: frozenset[str]
+    registration_hashes: frozenset[str]
+    attempt_hashes: frozenset[str]
+    persons: frozenset[str]
+
+
+def _version(conn: sa.Connection) -> tuple[Any, ...]:
+    """Changes to any of the tables the stored sets come from move this tuple."""
+    parts = [sa.select(sa.func.max(t.c.id)).scalar_subquery() for t in (_s, _c, _r, _a, _log_table)]
+    return tuple(conn.execute(sa.select(*parts)).one())
+
+
+def _load_stored(
+    conn: sa.Connection, privacy: Privacy, since: dt.datetime | None, version: tuple[Any, ...]
+) -> _Stored:
+    hashed = privacy.hashed
+    numbers: list[str] = []
+    hashes: set[str] = set()
+    by_length: dict[int, list[int]] = {}
+    for kind, value in conn.execute(
+        sa.select(_s.c.kind, _s.c.value).where(_s.c.removed_at.is_(None))
+    ):
+        if value.startswith(HASH_PREFIX):
+            hashes.add(value)
+        elif kind == "prefix":
+            digits = value[1:]
+            if digits.isdigit() and len(digits) <= 18:
+                by_length.setdefault(len(digits), []).append(int(digits))
+        elif kind == "number":
+            numbers.append(value)
+        else:  # a marker row (e.g. of erased numbers): the hashes above cover it
+            continue
+
+    def distinct(table: sa.Table, *where: Any) -> list[str]:
+        stmt = sa.select(table.c.number).where(*where).distinct()
+        return [v for (v,) in conn.execute(stmt) if v is not None]
+
+    consent_values = distinct(_c)
+    registration_values = distinct(_r)
+    attempt_values: list[str] = []
+    persons: frozenset[str] = frozenset()
+    if since is not None:
+        attempt_values = distinct(_a, _a.c.at > since)
+        persons = frozenset(
+            v
+            for (v,) in conn.execute(
+                sa.select(_a.c.person).where(_a.c.at > since, _a.c.person.is_not(None)).distinct()
+            )
+        )
+
+    def split(values: list[str]) -> tuple[_Keys, frozenset[str]]:
+        if hashed:
+            return np.zeros(0, dtype=np.uint64), frozenset(values)
+        return _keys_of(values), frozenset(v for v in values if v.startswith(HASH_PREFIX))
+
+    consent_keys, consent_hashes = split(consent_values)
+    registration_keys, registration_hashes = split(registration_values)
+    attempt_keys, attempt_hashes = split(attempt_values)
+    return _Stored(
+        version=version,
+        hashed=hashed,
+        suppressed=np.zeros(0, dtype=np.uint64) if hashed else _keys_of(numbers),
+        prefixes={k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_length.items()},
+        consents=consent_keys,
+        registrations=registration_keys,
+        attempts=attempt_keys,
+        suppressed_hashes=frozenset(hashes),
+        consent_hashes=consent_hashes,
+        registration_hashes=registration_hashes,
+        attempt_hashes=attempt_hashes,
+        persons=persons,
+    )
+
+
+# -- registry answers -----------------------------------------------------------------------
+
+
+def _fallback_codes(
+    backend: Any, keys: _Keys, at: dt.datetime
+) -> tuple[npt.NDArray[np.int32], list[RegistryFact]]:
+    """``fact_codes`` for a backend that only has ``facts`` (one Python call per number)."""
+    numbers = [f"+{k}" for k in keys.tolist()]
+    facts = backend.facts(numbers, at)
+    if len(facts) != len(numbers):
+        raise ValueError(f"{len(facts)} answers for {len(numbers)} numbers")
+    index: dict[RegistryFact, int] = {}
+    codes = np.fromiter(
+        (index.setdefault(f, len(index)) for f in facts), dtype=np.int32, count=len(facts)
+    )
+    return codes, list(index)
+
+
+def _registry_codes(
+    client: Compliance, registry: str, keys: _Keys, at: dt.datetime
+) -> tuple[npt.NDArray[np.int32], list[RegistryFact]]:
+    """Each key's answer as an index into a list of distinct answers; never raises."""
+    backend = client._registries.get(registry)
+    zeros = np.zeros(len(keys), dtype=np.int32)
+    if backend is None:
+        return zeros, [
+            RegistryFact(registry=registry, status="unknown", detail="no backend configured")
+        ]
+    try:
+        method = getattr(backend, "fact_codes", None)
+        codes, facts = method(keys, at) if callable(method) else _fallback_codes(backend, keys, at)
+        if len(codes) != len(keys) or (len(codes) and not 0 <= int(codes.max()) < len(facts)):
+            raise ValueError(f"{len(codes)} answers for {len(keys)} numbers")
+    except Exception as exc:
+        _log.warning("registry %s failed: %s", registry, type(exc).__name__)
+        fact = RegistryFact(
+            registry=registry,
+            status="unavailable",
+            detail=f"backend error: {type(exc).__name__}: {exc}",
+            fail_open=backend.options.fail_open,
+        )
+        return zeros, [fact]
+    return np.asarray(codes, dtype=np.int32), list(facts)
+
+
+def _registry_facts(
+    client: Compliance, registry: str, numbers: list[str], at: dt.datetime
+) -> list[RegistryFact]:
+    """What the backend says for numbers given as text (the per-number path)."""
+    backend = client._registries.get(registry)
+    if backend is None:
+        fact = RegistryFact(registry=registry, status="unknown", detail="no backend configured")
+        return [fact] * len(numbers)
+    try:
+        facts = backend.facts(numbers, at)
+        if len(facts) != len(numbers):
+            raise ValueError(f"{len(facts)} answers for {len(numbers)} numbers")
+    except Exception as exc:
+        _log.warning("registry %s failed: %s", registry, type(exc).__name__)
+        fact = RegistryFact(
+            registry=registry,
+            status="unavailable",
+            detail=f"backend error: {type(exc).__name__}: {exc}",
+            fail_open=backend.options.fail_open,
+        )
+        return [fact] * len(numbers)
+    return list(facts)
+
+
+def _book_limits(book: RuleBook) -> tuple[dt.timedelta | None, dict[str, dt.timedelta]]:
+    """The longest history window any rule reads, and each registry's longest grace."""
+    rules = [r for p in book.packs.values() for r in p.rules]
+    rules += [b.rule for policy in book.policies for b in policy.bound_rules()]
+    history: dt.timedelta | None = None
+    grace: dict[str, dt.timedelta] = {}
+    for rule in rules:
+        if isinstance(rule, CapRule | CooldownRule):
+            span = rule.period if isinstance(rule, CapRule) else rule.duration
+            history = span if history is None else max(history, span)
+        elif isinstance(rule, RegistryRule):
+            value = rule.grace or dt.timedelta(0)
+            grace[rule.registry] = max(grace.get(rule.registry, value), value)
+    return history, grace
+
+
+# -- per-row work shared by group and unit decisions ----------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Profile:
+    """The rules that may bind calls to one location and line type, and their needs."""
+
+    rules: tuple[BoundRule, ...]
+    needs: Needs
+    registries: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Group:
+    """One rule evaluation's answer, as the batch columns show it."""
+
+    codes: tuple[str, ...]
+    next_text: str | None
+    registry_text: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Unit:
-    """One decision: a distinct number (and person), with the facts loaded for it."""
+    """A number (and person) decided on its own, with every fact read for it."""
 
     phone: PhoneNumber
     location: Location
     person: str | None
-    suppressions: tuple[Suppression, ...]
-    facts: tuple[RegistryFact, ...]
-    consents: tuple[Consent, ...]
-    registered: tuple[tuple[str, dt.datetime], ...]  # from the registrations table
-    attempts: tuple[AttemptFact, ...]
+    facts: CallFacts
+
+
+class BatchRun:
+    """One batch: an instant, a call context, and caches shared by every chunk.
+
+    Takes :meth:`Compliance.can_call`'s keyword arguments, with ``at`` required. Use
+    :meth:`decide` once per chunk; chunks may be decided from several threads at once.
+    """
+
+    def __init__(
+        self,
+        client: Compliance,
+        *,
+        at: dt.datetime,
+        country: str | None = None,
+        campaign: str | None = None,
+        brand: str | None = None,
+        purpose: Purpose | str = Purpose.MARKETING,
+        channel: Channel | str = Channel.VOICE,
+        technology: Technology | str = Technology.AUTODIALED,
+        debt: str | None = None,
+        subject: str | None = None,
+        state: str | None = None,
+        postal_code: str | None = None,
+        time_zone: str | None = None,
+        person: str | None = None,
+        workers: int | None = None,
+    ) -> None:
+        when = instant(at)
+        texts = {
+            name: _optional_text(value, name)
+            for name, value in (
+                ("campaign", campaign),
+                ("brand", brand),
+                ("debt", debt),
+                ("subject", subject),
+                ("state", state),
+                ("postal_code", postal_code),
+                ("time_zone", time_zone),
+            )
+        }
+        self.client = client
+        self.at = when
+        #: The person every row of the run concerns, unless ``decide`` is given others.
+        self.person = _optional_text(person, "person")
+        self.template = RuleCall(
+            phone=PhoneNumber("+0", 0, None, NumberType.UNKNOWN, frozenset()),
+            at=when,
+            purpose=coerce(Purpose, purpose, name="purpose"),
+            channel=coerce(Channel, channel, name="channel"),
+            technology=coerce(Technology, technology, name="technology"),
+            **texts,
+        )
+        self.region = normalize_region(country) if country is not None else client._region
+        self.workers = workers or 1
+        self.book: RuleBook = client._rules
+        self.dialect = client.engine.dialect.name
+        self.history, self.grace = _book_limits(self.book)
+        self._lock = threading.RLock()
+        self.regions: _Interner[str] = _Interner()
+        self.zone_sets: _Interner[tuple[str, ...]] = _Interner()
+        self.messages: _Interner[str] = _Interner()
+        self.locations: _Interner[Location] = _Interner()
+        self._place_loc: dict[int, int] = {}  # location key -> location id
+        self._number_loc: dict[int, int] = {}  # key -> location id, for numbers located alone
+        self._profiles: dict[tuple[int, int], _Profile] = {}
+        self._groups: dict[tuple[Any, ...], _Group] = {}
+        self._abandonment: dict[dt.timedelta, tuple[int, int, int]] = {}
+        self._stored: _Stored | None = None
+        self._type_messages: dict[type, int] = {}
+        # A hint that cannot be used is misuse: raise before any I/O (as can_call does). A
+        # postal code is checked against each number's country when it is located.
+        if texts["state"] is not None or texts["time_zone"] is not None:
+            locate(
+                PhoneNumber("+0", 0, None, NumberType.UNKNOWN, frozenset()),
+                state=texts["state"],
+                time_zone=texts["time_zone"],
+            )
+
+    # -- normalization ----------------------------------------------------------------------
+
+    def _rows(self, numbers: Sequence[object] | pa.Array | pa.ChunkedArray) -> _Rows:
+        raw = _as_strings(numbers)
+        n = len(raw)
+        state = np.full(n, _INVALID, dtype=np.int8)
+        key = np.zeros(n, dtype=np.uint64)
+        cc = np.zeros(n, dtype=np.int64)
+        region = np.full(n, -1, dtype=np.int64)
+        kind = np.zeros(n, dtype=np.int64)
+        zones = np.zeros(n, dtype=np.int64)
+        message = np.full(n, -1, dtype=np.int64)
+        phones: dict[int, PhoneNumber] = {}
+        well = np.asarray(
+            pc.fill_null(
+                pc.and_(
+                    pc.less_equal(pc.utf8_length(raw), MAX_INPUT_LENGTH),
+                    pc.match_substring_regex(raw, _WELL_FORMED),
+                ),
+                False,
+            ).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        well_rows = np.flatnonzero(well)
+        fast_ok = np.zeros(n, dtype=bool)
+        if len(well_rows):
+            texts = raw.filter(pa.array(well)) if len(well_rows) < n else raw
+            digits = pc.replace_substring_regex(texts, r"[^0-9+]", "")
+            fb = normalize_keys(digits, self.region)
+            use = fb.decided & fb.valid
+            rows = well_rows[use]
+            fast_ok[rows] = True
+            state[rows] = _VALID
+            key[rows] = fb.key[use]
+            cc[rows] = fb.country_code[use]
+            kind[rows] = _PN_KIND[np.clip(fb.number_type[use], 0, 127)]
+            with self._lock:
+                region_map = np.array(
+                    [self.regions.id(r) for r in fb.region_names] + [-1], dtype=np.int64
+                )
+                zone_map = np.array([self.zone_sets.id(z) for z in fb.zone_sets], dtype=np.int64)
+            region[rows] = region_map[fb.region_id[use]]
+            zones[rows] = zone_map[fb.zones[use]]
+        # Everything else that is a string: libphonenumber, once per distinct text.
+        is_str = np.asarray(pc.is_valid(raw).to_numpy(zero_copy_only=False), dtype=bool)
+        slow = np.flatnonzero(is_str & ~fast_ok)
+        if len(slow):
+            encoded = pc.dictionary_encode(raw.take(pa.array(slow)))
+            which = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+            parsed = _parse_all(encoded.dictionary.to_pylist(), self.region, self.workers)
+            self._fill_parsed(
+                parsed, slow, which, state, key, cc, region, kind, zones, message, phones
+            )
+        # Inputs that are not (encodable) strings: a string UTF-8 cannot hold is parsed as
+        # typed; anything else gets normalize's message, once per type.
+        others = np.flatnonzero(~is_str)
+        if len(others):
+            listed = not isinstance(numbers, pa.Array | pa.ChunkedArray)
+            odd_rows = [i for i in others.tolist() if listed and isinstance(numbers[i], str)]
+            if odd_rows:
+                odd_texts: list[str] = [numbers[i] for i in odd_rows]  # type: ignore[misc]
+                self._fill_parsed(
+                    _parse(odd_texts, self.region),
+                    np.array(odd_rows, dtype=np.int64),
+                    np.arange(len(odd_rows), dtype=np.int64),
+                    state,
+                    key,
+                    cc,
+                    region,
+                    kind,
+                    zones,
+                    message,
+                    phones,
+                )
+            with self._lock:
+                for i in sorted(set(others.tolist()) - set(odd_rows)):
+                    message[i] = self._type_message(numbers[i] if listed else None)
+        return _Rows(state, key, cc, region, kind, zones, message, phones)
+
+    def _type_message(self, raw: object) -> int:
+        kind = type(raw)
+        found = self._type_messages.get(kind)
+        if found is None:
+            try:
+                normalize(raw, self.region)  # type: ignore[arg-type]
+            except InvalidNumberError as exc:
+                found = self._type_messages[kind] = self.messages.id(str(exc))
+            else:  # pragma: no cover - normalize takes strings only
+                raise AssertionError(f"normalize accepted a {kind.__name__}")
+        return found
+
+    def _fill_parsed(
+        self,
+        parsed: list[_Parsed],
+        slow: _IntArray,
+        which: _IntArray,
+        state: npt.NDArray[np.int8],
+        key: _Keys,
+        cc: _IntArray,
+        region: _IntArray,
+        kind: _IntArray,
+        zones: _IntArray,
+        message: _IntArray,
+        phones: dict[int, PhoneNumber],
+    ) -> None:
+        d_state = np.full(len(parsed), _INVALID, dtype=np.int8)
+        d_key = np.zeros(len(parsed), dtype=np.uint64)
+        d_cc = np.zeros(len(parsed), dtype=np.int64)
+        d_region = np.full(len(parsed), -1, dtype=np.int64)
+        d_kind = np.zeros(len(parsed), dtype=np.int64)
+        d_zones = np.zeros(len(parsed), dtype=np.int64)
+        d_message = np.full(len(parsed), -1, dtype=np.int64)
+        d_phone: dict[int, PhoneNumber] = {}
+        with self._lock:
+            for j, p in enumerate(parsed):
+                if isinstance(p, str):
+                    d_message[j] = self.messages.id(p)
+                    continue
+                e164, code, reg, type_value, zone_names, extension = p
+                digits = e164[1:]
+                d_cc[j] = code
+                d_region[j] = self.regions.id(reg) if reg is not None else -1
+                number_type = NumberType(type_value)
+                d_kind[j] = _KIND_OF[number_type]
+                d_zones[j] = self.zone_sets.id(zone_names)
+                if extension is None and digits.isdigit() and len(digits) <= 19:
+                    d_state[j] = _VALID
+                    d_key[j] = int(digits)
+                else:
+                    d_state[j] = _SPECIAL
+                    d_phone[j] = PhoneNumber(
+                        e164, code, reg, number_type, frozenset(zone_names), extension
+                    )
+                    if digits.isdigit() and len(digits) <= 19:
+                        d_key[j] = int(digits)
+        state[slow] = d_state[which]
+        key[slow] = d_key[which]
+        cc[slow] = d_cc[which]
+        region[slow] = d_region[which]
+        kind[slow] = d_kind[which]
+        zones[slow] = d_zones[which]
+        message[slow] = d_message[which]
+        if d_phone:
+            for row, j in zip(slow.tolist(), which.tolist(), strict=True):
+                found = d_phone.get(j)
+                if found is not None:
+                    phones[row] = found
+
+    def phone(self, rows: _Rows, i: int) -> PhoneNumber:
+        """Row ``i``'s number (a valid row)."""
+        found = rows.phones.get(i)
+        if found is not None:
+            return found
+        r = int(rows.region[i])
+        return PhoneNumber(
+            e164=f"+{int(rows.key[i])}",
+            country_code=int(rows.country_code[i]),
+            region=self.regions.values[r] if r >= 0 else None,
+            number_type=_KINDS[int(rows.kind[i])],
+            time_zones=frozenset(self.zone_sets.values[int(rows.zones[i])]),
+        )
+
+    # -- location ---------------------------------------------------------------------------
+
+    def _locate(self, phone: PhoneNumber) -> Location:
+        t = self.template
+        return locate(phone, state=t.state, postal_code=t.postal_code, time_zone=t.time_zone)
+
+    def _locations(self, rows: _Rows, valid: _IntArray) -> _IntArray:
+        """Each valid row's location id."""
+        out = np.zeros(len(valid), dtype=np.int64)
+        if not len(valid):
+            return out
+        keys = rows.key[valid]
+        region = rows.region[valid]
+        kind = rows.kind[valid]
+        place = np.zeros(len(valid), dtype=np.int64)
+        names = self.regions.values
+        digits = key_digits(keys)
+        for nanp in ("US", "CA"):
+            if nanp not in names:
+                continue
+            sel = np.flatnonzero(region == names.index(nanp))
+            if not len(sel):
+                continue
+            place[sel] = -1  # located one by one unless geographic (below)
+            geo = sel[np.isin(kind[sel], _NANP_GEO) & (keys[sel] // np.uint64(10**10) == 1)]
+            if len(geo):
+                g_keys, g_digits = keys[geo], digits[geo]
+                _readings, index = nanp_states(
+                    nanp, g_digits, functools.partial(key_prefix, g_keys, g_digits)
+                )
+                place[geo] = index
+        if "BR" in names:
+            sel = np.flatnonzero(region == names.index("BR"))
+            place[sel] = key_prefix(keys[sel], digits[sel], 4) % 100
+        # Rows that the place says everything about share one locate() call.
+        alone = place < 0
+        shared = np.flatnonzero(~alone)
+        if len(shared):
+            loc_key = (
+                ((region[shared] + 1) << 40) | (rows.zones[valid][shared] << 20) | place[shared]
+            )
+            uniq, first, inverse = np.unique(loc_key, return_index=True, return_inverse=True)
+            ids = np.empty(len(uniq), dtype=np.int64)
+            with self._lock:
+                for j, (lk, f) in enumerate(zip(uniq.tolist(), first.tolist(), strict=True)):
+                    found = self._place_loc.get(lk)
+                    if found is None:
+                        where = self._locate(self.phone(rows, int(valid[shared[f]])))
+                        found = self._place_loc[lk] = self.locations.id(where)
+                    ids[j] = found
+            out[shared] = ids[inverse]
+        if alone.any():
+            with self._lock:
+                for j in np.flatnonzero(alone).tolist():
+                    i = int(valid[j])
+                    k = int(rows.key[i])
+                    found = self._number_loc.get(k)
+                    if found is None:
+                        found = self.locations.id(self._locate(self.phone(rows, i)))
+                        if len(self._number_loc) < 1_000_000:
+                            self._number_loc[k] = found
+                    out[j] = found
+        return out
+
+    def profile(self, loc: int, kind: int) -> _Profile:
+        found = self._profiles.get((loc, kind))
+        if found is None:
+            t = self.template
+            rules = self.book.rules_for(
+                self.locations.values[loc], campaign=t.campaign, brand=t.brand
+            )
+            needs = needs_of(
+                rules,
+                t.purpose,
+                channel=t.channel,
+                technology=t.technology,
+                number_type=_KINDS[kind],
+            )
+            found = self._profiles[(loc, kind)] = _Profile(
+                rules, needs, tuple(sorted(needs.registries))
+            )
+        return found
+
+    # -- stored facts -----------------------------------------------------------------------
+
+    def _stored_sets(self, conn: sa.Connection) -> _Stored:
+        version = _version(conn)
+        with self._lock:
+            stored = self._stored
+            if stored is None or stored.version != version:
+                since = None if self.history is None else self.at - self.history
+                stored = self._stored = _load_stored(conn, self.client.privacy, since, version)
+            return stored
+
+    def _abandonment_counts(
+        self, conn: sa.Connection, periods: Sequence[dt.timedelta]
+    ) -> tuple[tuple[int, int, int], ...]:
+        out = []
+        for period in periods:
+            found = self._abandonment.get(period)
+            if found is None:
+                found = self._abandonment[period] = self.client._abandonment.counts(
+                    conn, self.template.campaign, period, self.at
+                )
+            out.append(found)
+        return tuple(out)
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    def decide(
+        self,
+        numbers: Sequence[object] | pa.Array | pa.ChunkedArray,
+        person: Sequence[str | None] | str | None = None,
+    ) -> BatchDecisions:
+        """Decide one chunk: row ``i`` is ``can_call(numbers[i], person=person[i])``."""
+        persons = _persons(self.person if person is None else person, len(numbers))
+        rows = self._rows(numbers)
+        n = len(rows.state)
+        valid = np.flatnonzero(rows.state != _INVALID)
+        with_key = valid[rows.key[valid] != 0]
+        loc_of = np.full(n, -1, dtype=np.int64)
+        loc_of[valid] = self._locations(rows, valid)
+        # Profiles (location x line type) of the valid rows.
+        prof_key = loc_of[valid] * len(_KINDS) + rows.kind[valid]
+        prof_uniq, prof_inv = np.unique(prof_key, return_inverse=True)
+        with self._lock:
+            profiles = [
+                self.profile(int(pk) // len(_KINDS), int(pk) % len(_KINDS))
+                for pk in prof_uniq.tolist()
+            ]
+        prof_of = np.full(n, -1, dtype=np.int64)
+        prof_of[valid] = prof_inv
+
+        def needing(flag: Any) -> _Bools:
+            per = np.array([bool(flag(p)) for p in profiles] + [False], dtype=bool)
+            return per[prof_of]  # -1 (invalid rows) takes the trailing False
+
+        need_hist = needing(lambda p: p.needs.history is not None)
+        need_cons = needing(lambda p: p.needs.consents)
+        need_regs = needing(lambda p: p.needs.registrations)
+
+        with translate_errors(self.client.engine), self.client._reading() as conn:
+            stored = self._stored_sets(conn)
+            periods = sorted({d for p in profiles for d in p.needs.abandonment})
+            with self._lock:
+                self._abandonment_counts(conn, periods)
+            special = rows.state == _SPECIAL
+            special[with_key] |= self._has_stored(
+                stored, rows, with_key, need_hist, need_cons, need_regs, persons
+            )
+            # Registry answers for every valid row with a key, per registry.
+            registry_names = sorted({name for p in profiles for name in p.registries})
+            reg_codes: dict[str, npt.NDArray[np.int32]] = {}
+            reg_facts: dict[str, list[RegistryFact]] = {}
+            for name in registry_names:
+                wants = needing(lambda p, name=name: name in p.registries)
+                wanted = np.flatnonzero(wants & (rows.key != 0))
+                codes = np.full(n, -1, dtype=np.int32)
+                got, facts = _registry_codes(self.client, name, rows.key[wanted], self.at)
+                codes[wanted] = got
+                reg_codes[name], reg_facts[name] = codes, facts
+            units, unit_of = self._units(
+                conn, rows, np.flatnonzero(special), loc_of, persons, reg_codes, reg_facts
+            )
+        ordinary = np.flatnonzero((rows.state == _VALID) & ~special)
+        group_of, groups = self._group(
+            rows, ordinary, loc_of, prof_of, profiles, reg_codes, reg_facts
+        )
+        return self._result(
+            rows,
+            persons,
+            loc_of,
+            ordinary,
+            group_of,
+            groups,
+            units,
+            unit_of,
+            reg_codes,
+            reg_facts,
+        )
+
+    def _has_stored(
+        self,
+        stored: _Stored,
+        rows: _Rows,
+        with_key: _IntArray,
+        need_hist: _Bools,
+        need_cons: _Bools,
+        need_regs: _Bools,
+        persons: list[str | None] | None,
+    ) -> _Bools:
+        """For the rows in ``with_key``: whether stored facts make them a special case."""
+        keys = rows.key[with_key]
+        if not stored.hashed:
+            hit = _member(stored.suppressed, keys)
+            if stored.prefixes:
+                digits = key_digits(keys)
+                for length, values in stored.prefixes.items():
+                    cut = digits >= length
+                    heads = key_prefix(keys, digits, length)
+                    hit |= cut & _member(values.astype(np.uint64), heads.astype(np.uint64))
+            hit |= need_cons[with_key] & _member(stored.consents, keys)
+            hit |= need_regs[with_key] & _member(stored.registrations, keys)
+            hit |= need_hist[with_key] & _member(stored.attempts, keys)
+        else:
+            hit = np.zeros(len(keys), dtype=bool)
+        hashes = (
+            stored.suppressed_hashes
+            or stored.consent_hashes
+            or stored.registration_hashes
+            or stored.attempt_hashes
+        )
+        if stored.hashed or hashes:
+            hit |= self._hashed_hits(
+                stored, keys, need_hist[with_key], need_cons[with_key], need_regs[with_key]
+            )
+        if persons is not None and stored.persons:
+            who = pa.array([persons[i] for i in with_key.tolist()], pa.string())
+            has = np.asarray(
+                pc.fill_null(
+                    pc.is_in(who, value_set=pa.array(sorted(stored.persons), pa.string())), False
+                ).to_numpy(zero_copy_only=False),
+                dtype=bool,
+            )
+            hit |= need_hist[with_key] & has
+        return hit
+
+    def _hashed_hits(
+        self,
+        stored: _Stored,
+        keys: _Keys,
+        need_hist: _Bools,
+        need_cons: _Bools,
+        need_regs: _Bools,
+    ) -> _Bools:
+        """Membership by keyed hash: every prefix in hashed storage, the whole number for
+        erased numbers' opt-outs in clear storage (one HMAC per candidate: slower)."""
+        privacy = self.client.privacy
+        hasher = privacy.hasher
+        if hasher is None:
+            from optout._privacy import erased_number_hasher  # noqa: PLC0415
+
+            with self.client.engine.connect() as conn:
+                hasher = erased_number_hasher(conn, privacy)
+            if hasher is None:
+                return np.zeros(len(keys), dtype=bool)
+        out = np.zeros(len(keys), dtype=bool)
+        for j, k in enumerate(keys.tolist()):
+            e164 = f"+{k}"
+            whole = hasher.hash(e164)
+            if whole in stored.suppressed_hashes or (
+                (need_cons[j] and whole in stored.consent_hashes)
+                or (need_regs[j] and whole in stored.registration_hashes)
+                or (need_hist[j] and whole in stored.attempt_hashes)
+            ):
+                out[j] = True
+                continue
+            if stored.hashed and any(
+                hasher.hash(c) in stored.suppressed_hashes for c in prefix_candidates(e164)[:-1]
+            ):
+                out[j] = True
+        return out
+
+    def _units(
+        self,
+        conn: sa.Connection,
+        rows: _Rows,
+        special: _IntArray,
+        loc_of: _IntArray,
+        persons: list[str | None] | None,
+        reg_codes: dict[str, npt.NDArray[np.int32]],
+        reg_facts: dict[str, list[RegistryFact]],
+    ) -> tuple[list[_Unit], dict[int, int]]:
+        """The rows decided on their own: one unit per (number, extension, person)."""
+        if not len(special):
+            return [], {}
+        unit_of: dict[int, int] = {}
+        idents: dict[tuple[str, str | None, str | None], int] = {}
+        members: list[int] = []
+        for i in special.tolist():
+            phone = self.phone(rows, i)
+            who = persons[i] if persons is not None else None
+            ident = (phone.e164, phone.extension, who)
+            u = idents.get(ident)
+            if u is None:
+                u = idents[ident] = len(members)
+                members.append(i)
+            unit_of[i] = u
+        phones = [self.phone(rows, i) for i in members]
+        e164s = sorted({p.e164 for p in phones})
+        privacy = self.client.privacy
+        call = self.template
+        sups = _suppressions(conn, e164s, call, privacy, self.client.suppressions)
+        profs = [self.profile(int(loc_of[i]), int(rows.kind[i])) for i in members]
+        history = [
+            p.e164 for p, prof in zip(phones, profs, strict=True) if prof.needs.history is not None
+        ]
+        who_all: list[str] = []
+        if persons is not None:
+            who_all = sorted(
+                {
+                    who
+                    for i, prof in zip(members, profs, strict=True)
+                    if prof.needs.history is not None and (who := persons[i]) is not None
+                }
+            )
+        longest = max(
+            (prof.needs.history for prof in profs if prof.needs.history is not None),
+            default=None,
+        )
+        by_number, by_person = (
+            _attempts(conn, sorted(set(history)), who_all, self.at - longest, privacy)
+            if longest is not None
+            else ({}, {})
+        )
+        consents = _consents(
+            conn,
+            sorted({p.e164 for p, f in zip(phones, profs, strict=True) if f.needs.consents}),
+            privacy,
+        )
+        registrations = _registrations(
+            conn,
+            sorted({p.e164 for p, f in zip(phones, profs, strict=True) if f.needs.registrations}),
+            privacy,
+        )
+        units: list[_Unit] = []
+        for i, phone, prof in zip(members, phones, profs, strict=True):
+            who = persons[i] if persons is not None else None
+            registry: list[RegistryFact] = []
+            for name in prof.registries:
+                code = int(reg_codes[name][i]) if name in reg_codes else -1
+                if code >= 0:
+                    registry.append(reg_facts[name][code])
+                else:
+                    registry.extend(_registry_facts(self.client, name, [phone.e164], self.at))
+            unit_consents: tuple[Consent, ...] = ()
+            if prof.needs.consents:
+                unit_consents = tuple(
+                    c
+                    for c in consents.get(phone.e164, ())
+                    if who is None or c.person is None or c.person == who
+                )
+            unit_attempts: tuple[AttemptFact, ...] = ()
+            if prof.needs.history is not None:
+                since = self.at - prof.needs.history
+                seen = {
+                    a_id: a
+                    for a_id, a in [
+                        *by_number.get(phone.e164, ()),
+                        *(by_person.get(who, ()) if who else ()),
+                    ]
+                    if a.at > since
+                }
+                unit_attempts = tuple(seen[k] for k in sorted(seen))
+            facts = CallFacts(
+                suppressions=sups.get(phone.e164, ()),
+                registry=tuple(registry),
+                consents=unit_consents,
+                registered=registrations.get(phone.e164, ()) if prof.needs.registrations else (),
+                attempts=unit_attempts,
+                abandonment=tuple(self._abandonment[p] for p in prof.needs.abandonment),
+            )
+            units.append(_Unit(phone, self.locations.values[int(loc_of[i])], who, facts))
+        return units, unit_of
+
+    def _canon(self, name: str, fact: RegistryFact) -> RegistryFact:
+        """``fact`` as the group key sees it: a registration date whose grace period is
+        over at ``at`` (so at every later instant too) decides nothing more, whatever day
+        it was; a group of numbers registered on many old days then shares one answer."""
+        if fact.status == "listed" and fact.registered_at is not None:
+            grace = self.grace.get(name, dt.timedelta(0))
+            if fact.registered_at + grace <= self.at:
+                return dataclasses.replace(fact, registered_at=_LONG_AGO)
+        return fact
+
+    def _group(
+        self,
+        rows: _Rows,
+        ordinary: _IntArray,
+        loc_of: _IntArray,
+        prof_of: _IntArray,
+        profiles: list[_Profile],
+        reg_codes: dict[str, npt.NDArray[np.int32]],
+        reg_facts: dict[str, list[RegistryFact]],
+    ) -> tuple[_IntArray, list[_Group]]:
+        """Rows without stored facts, grouped by everything their rules read."""
+        if not len(ordinary):
+            return np.zeros(0, dtype=np.int64), []
+        sig = loc_of[ordinary] * len(_KINDS) + rows.kind[ordinary]
+        canon_facts: dict[str, list[RegistryFact]] = {}
+        canon_rows: dict[str, _IntArray] = {}
+        for name in sorted(reg_codes):
+            canon = _Interner[RegistryFact]()
+            remap = np.array(
+                [canon.id(self._canon(name, f)) for f in reg_facts[name]] + [-1], dtype=np.int64
+            )
+            canon_facts[name] = canon.values
+            code = canon_rows[name] = remap[reg_codes[name][ordinary]]  # -1: not needed
+            _, dense = np.unique(sig, return_inverse=True)
+            sig = dense.astype(np.int64) * (len(canon.values) + 1) + (code + 1)
+        uniq, first, group_of = np.unique(sig, return_index=True, return_inverse=True)
+        groups: list[_Group] = []
+        abandonment = self._abandonment
+        for f in first.tolist():
+            i = int(ordinary[f])
+            loc, kind = int(loc_of[i]), int(rows.kind[i])
+            prof = profiles[int(prof_of[i])]
+            facts = tuple(canon_facts[name][int(canon_rows[name][f])] for name in prof.registries)
+            cache_key = (loc, kind, facts)
+            with self._lock:
+                group = self._groups.get(cache_key)
+            if group is None:
+                phone = self.phone(rows, i)
+                call = dataclasses.replace(self.template, phone=phone)
+                outcome = outcome_of(
+                    self.book,
+                    call,
+                    self.locations.values[loc],
+                    CallFacts(
+                        registry=facts,
+                        abandonment=tuple(abandonment[p] for p in prof.needs.abandonment),
+                    ),
+                )
+                next_text: str | None = None
+                if outcome.reasons:
+                    next_at = outcome.next_allowed(self.at)
+                    if next_at is not None:
+                        next_text = next_at.astimezone(self.at.tzinfo).isoformat()
+                group = _Group(
+                    codes=tuple(r.code for r in outcome.reasons),
+                    next_text=next_text,
+                    registry_text=";".join(_registry_token(x) for x in facts),
+                )
+                with self._lock:
+                    self._groups[cache_key] = group
+            groups.append(group)
+        del uniq
+        return np.asarray(group_of, dtype=np.int64), groups
+
+    def _unit_answer(self, unit: _Unit) -> _Group:
+        call = dataclasses.replace(self.template, phone=unit.phone, person=unit.person)
+        outcome = outcome_of(self.book, call, unit.location, unit.facts)
+        fixed = fixed_reasons(unit.phone, unit.facts.suppressions)
+        codes = (*(r.code for r in fixed), *(r.code for r in outcome.reasons))
+        next_text: str | None = None
+        if codes:
+            next_at = outcome.next_allowed(self.at, others=fixed)
+            if next_at is not None:
+                next_text = next_at.astimezone(self.at.tzinfo).isoformat()
+        return _Group(
+            codes=codes,
+            next_text=next_text,
+            registry_text=";".join(_registry_token(f) for f in unit.facts.registry),
+        )
+
+    def _result(
+        self,
+        rows: _Rows,
+        persons: list[str | None] | None,
+        loc_of: _IntArray,
+        ordinary: _IntArray,
+        group_of: _IntArray,
+        groups: list[_Group],
+        units: list[_Unit],
+        unit_of: dict[int, int],
+        reg_codes: dict[str, npt.NDArray[np.int32]],
+        reg_facts: dict[str, list[RegistryFact]],
+    ) -> BatchDecisions:
+        n = len(rows.state)
+        answers: list[_Group | None] = [*groups, *(self._unit_answer(u) for u in units)]
+        slot = np.full(n, -1, dtype=np.int64)
+        slot[ordinary] = group_of
+        if unit_of:
+            idx = np.fromiter(unit_of.keys(), dtype=np.int64, count=len(unit_of))
+            slot[idx] = len(groups) + np.fromiter(unit_of.values(), dtype=np.int64, count=len(idx))
+        invalid = np.flatnonzero(rows.state == _INVALID)
+        messages: list[str] = []
+        if len(invalid):
+            m_uniq, m_inv = np.unique(rows.message[invalid], return_inverse=True)
+            with self._lock:
+                messages = [self.messages.values[int(m)] for m in m_uniq.tolist()]
+            slot[invalid] = len(answers) + m_inv
+            answers.extend([None] * len(messages))
+        allowed = [a is not None and not a.codes for a in answers]
+        reason = [a.codes[0] if a is not None and a.codes else None for a in answers]
+        reasons = [";".join(a.codes) if a is not None else "number.invalid" for a in answers]
+        for j in range(len(answers) - len(messages), len(answers)):
+            reason[j] = "number.invalid"
+        nexts = [a.next_text if a is not None else None for a in answers]
+        registry = [a.registry_text if a is not None else None for a in answers]
+        take = pa.array(slot, type=pa.int64())
+
+        def column(values: list[Any], kind: pa.DataType) -> pa.Array:
+            return pa.array(values, type=kind).take(take)
+
+        # The E.164 column: built from the keys, the few numbers without one from text.
+        has_key = (rows.state != _INVALID) & (rows.key != 0)
+        key_rows = np.flatnonzero(has_key)
+        no_key = [i for i in unit_of if rows.key[i] == 0]
+        pieces = [e164_strings(rows.key[key_rows])]
+        number_index = np.full(n, -1, dtype=np.int64)
+        number_index[key_rows] = np.arange(len(key_rows))
+        if no_key:
+            pieces.append(pa.array([self.phone(rows, i).e164 for i in no_key], pa.string()))
+            number_index[no_key] = len(key_rows) + np.arange(len(no_key))
+        number = pa.concat_arrays(pieces).take(
+            pa.array(number_index, mask=number_index < 0, type=pa.int64())
+        )
+        duplicate = _duplicates(rows, has_key, unit_of, self)
+        return BatchDecisions(
+            number=number,
+            allowed=column(allowed, pa.bool_()),
+            reason=column(reason, pa.string()),
+            reasons=column(reasons, pa.string()),
+            next_allowed_at=column(nexts, pa.string()),
+            registry=column(registry, pa.string()),
+            duplicate=pa.array(duplicate, type=pa.bool_()),
+            checked_at=self.at,
+            _run=self,
+            _rows=rows,
+            _persons=persons,
+            _loc_of=loc_of,
+            _unit_of=unit_of,
+            _units=units,
+            _reg_codes=reg_codes,
+            _reg_facts=reg_facts,
+        )
+
+    def decision(self, result: BatchDecisions, i: int) -> Decision:
+        """Row ``i``'s full decision (what ``can_call`` returns for it)."""
+        rows = result._rows
+        if rows.state[i] == _INVALID:
+            with self._lock:
+                message = self.messages.values[int(rows.message[i])]
+            return invalid_decision(message, self.at)
+        loc = int(result._loc_of[i])
+        prof = self.profile(loc, int(rows.kind[i]))
+        u = result._unit_of.get(i)
+        if u is not None:
+            unit = result._units[u]
+            call = dataclasses.replace(self.template, phone=unit.phone, person=unit.person)
+            return assemble(self.book, call, unit.location, prof.needs, unit.facts, self.dialect)
+        phone = self.phone(rows, i)
+        who = result._persons[i] if result._persons is not None else None
+        facts = CallFacts(
+            registry=tuple(
+                result._reg_facts[name][int(result._reg_codes[name][i])] for name in prof.registries
+            ),
+            abandonment=tuple(self._abandonment[p] for p in prof.needs.abandonment),
+        )
+        call = dataclasses.replace(self.template, phone=phone, person=who)
+        return assemble(
+            self.book, call, self.locations.values[loc], prof.needs, facts, self.dialect
+        )
+
+
+def _duplicates(rows: _Rows, has_key: _Bools, unit_of: dict[int, int], run: BatchRun) -> _Bools:
+    """True for the second and later rows with the same number and extension."""
+    n = len(rows.state)
+    dup = np.zeros(n, dtype=bool)
+    plain = has_key.copy()
+    extended = [i for i in unit_of if run.phone(rows, i).extension is not None]
+    plain[extended] = False
+    idx = np.flatnonzero(plain)
+    if len(idx):
+        _, first = np.unique(rows.key[idx], return_index=True)
+        dup[idx] = True
+        dup[idx[first]] = False
+    seen: set[tuple[str, str | None]] = set()
+    for i in sorted(extended + [i for i in unit_of if rows.key[i] == 0 and i not in extended]):
+        phone = run.phone(rows, i)
+        ident = (phone.e164, phone.extension)
+        dup[i] = ident in seen
+        seen.add(ident)
+    return dup
+
+
+# -- the result -----------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -383,14 +1293,19 @@ class BatchDecisions:
     registry: pa.Array
     duplicate: pa.Array
     checked_at: dt.datetime
-    _row_slot: _IntArray = dataclasses.field(repr=False)
-    _slots: list[_Unit | Decision] = dataclasses.field(repr=False)
-    _context: _Context = dataclasses.field(repr=False)
+    _run: BatchRun = dataclasses.field(repr=False)
+    _rows: _Rows = dataclasses.field(repr=False)
+    _persons: list[str | None] | None = dataclasses.field(repr=False)
+    _loc_of: _IntArray = dataclasses.field(repr=False)
+    _unit_of: dict[int, int] = dataclasses.field(repr=False)
+    _units: list[_Unit] = dataclasses.field(repr=False)
+    _reg_codes: dict[str, npt.NDArray[np.int32]] = dataclasses.field(repr=False)
+    _reg_facts: dict[str, list[RegistryFact]] = dataclasses.field(repr=False)
 
     COLUMNS = ("number", "allowed", "reason", "reasons", "next_allowed_at", "registry", "duplicate")
 
     def __len__(self) -> int:
-        return len(self._row_slot)
+        return len(self._rows.state)
 
     def to_table(self) -> pa.Table:
         """The columns as a ``pyarrow.Table``."""
@@ -398,181 +1313,15 @@ class BatchDecisions:
 
     def decision(self, i: int) -> Decision:
         """The full decision of row ``i`` (what ``can_call`` returns for it)."""
-        slot = self._slots[int(self._row_slot[i])]
-        if isinstance(slot, Decision):
-            return slot
-        return _assemble(self._context, slot)
+        if not 0 <= i < len(self):
+            raise IndexError(f"row {i} of {len(self)}")
+        return self._run.decision(self, i)
 
     def __iter__(self) -> Iterator[Decision]:
         return (self.decision(i) for i in range(len(self)))
 
 
-def _extension_reason(phone: PhoneNumber) -> Reason:
-    return Reason(
-        code="number.extension",
-        message=f"the number has extension {phone.extension!r}; a dialer cannot reach "
-        "the extension's owner, so the line cannot be cleared on its own",
-        source="optout.normalize",
-    )
-
-
-def _suppression_reason(entry: Suppression) -> Reason:
-    scope = (
-        "all calls"
-        if entry.scope is Scope.GLOBAL
-        else (f"{entry.scope.value} {entry.scope_value!r}")
-    )
-    what = "number" if entry.kind == "number" else f"prefix {entry.value}"
-    return Reason(
-        code="suppression.number" if entry.kind == "number" else "suppression.prefix",
-        message=f"suppressed ({what}, {scope}) since {entry.created_at:%Y-%m-%d}: {entry.reason}",
-        source=f"suppression:{entry.id}",
-        until=entry.expires_at,
-    )
-
-
-def _suppression_evidence(entry: Suppression) -> Evidence:
-    return Evidence(
-        kind="suppression",
-        id=str(entry.id),
-        source=entry.source,
-        date=entry.created_at,
-        detail=MappingProxyType(
-            {
-                "kind": entry.kind,
-                "value": entry.value,
-                "scope": entry.scope.value,
-                "scope_value": entry.scope_value,
-                "reason": entry.reason,
-                "actor": entry.actor or "",
-            }
-        ),
-    )
-
-
-def _registered(unit: _Unit) -> list[tuple[str, dt.datetime]]:
-    return list(unit.registered) + [
-        (f.registry, f.registered_at)
-        for f in unit.facts
-        if f.status == "listed" and f.registered_at is not None
-    ]
-
-
-def _outcome(ctx: _Context, unit: _Unit) -> RuleOutcome:
-    """``check_rules`` for one unit, exactly as ``Compliance._decide`` calls it."""
-    _rules, needs, _names = ctx.needs[unit.location]
-    call = dataclasses.replace(ctx.call, phone=unit.phone, person=unit.person)
-    return check_rules(
-        ctx.book,
-        call,
-        attempts=unit.attempts,
-        consents=[c.fact() for c in unit.consents],
-        registrations=_registered(unit),
-        abandonment=[ctx.abandonment[p] for p in needs.abandonment],
-        registry_facts=unit.facts,
-        location=unit.location,
-    )
-
-
-def _fixed(unit: _Unit) -> list[Reason]:
-    out = [_extension_reason(unit.phone)] if unit.phone.extension else []
-    out.extend(_suppression_reason(e) for e in unit.suppressions)
-    return out
-
-
-def _assemble(ctx: _Context, unit: _Unit) -> Decision:
-    """The full decision for a unit (mirrors ``Compliance._decide`` step by step)."""
-    when = ctx.call.at
-    _rules, needs, _names = ctx.needs[unit.location]
-    reasons = _fixed(unit)
-    evidence: list[Evidence] = [_NUMBERING_PLAN]
-    evidence.extend(_suppression_evidence(e) for e in unit.suppressions)
-    evidence.append(
-        Evidence(
-            kind="suppression_list",
-            id="lookup",
-            source=ctx.dialect,
-            date=when,
-            detail=MappingProxyType({"matched": str(len(unit.suppressions))}),
-        )
-    )
-    outcome = _outcome(ctx, unit)
-    fixed = tuple(reasons)
-    reasons.extend(outcome.reasons)
-    evidence.extend(outcome.evidence)
-    evidence.extend(
-        Evidence(
-            kind="consent",
-            id=str(c.id),
-            source=c.source,
-            date=c.given_at,
-            detail=MappingProxyType(
-                {
-                    "kind": c.kind.value,
-                    "proof": c.proof or "",
-                    "brand": c.brand or "",
-                    "revoked_at": c.revoked_at.isoformat() if c.revoked_at else "",
-                }
-            ),
-        )
-        for c in unit.consents
-    )
-    evidence.extend(
-        Evidence(kind="registration", id=reg, source="registrations", date=since)
-        for reg, since in _registered(unit)
-    )
-    evidence.extend(
-        Evidence(
-            kind="registry",
-            id=f.registry,
-            source=f.source or f.status,
-            date=f.checked_at,
-            version=f.evidence,
-            detail=MappingProxyType(
-                {
-                    "status": f.status,
-                    "registered_at": f.registered_at.isoformat() if f.registered_at else "",
-                    "fail_open": str(f.fail_open),
-                    "detail": f.detail or "",
-                }
-            ),
-        )
-        for f in unit.facts
-    )
-    if needs.history is not None:
-        evidence.append(
-            Evidence(
-                kind="attempt_history",
-                id="window",
-                source=ctx.dialect,
-                date=when - needs.history,
-                detail=MappingProxyType({"attempts": str(len(unit.attempts))}),
-            )
-        )
-    next_at = outcome.next_allowed(when, others=fixed) if reasons else None
-    if next_at is not None and when.tzinfo is not None:
-        next_at = next_at.astimezone(when.tzinfo)
-    return Decision(
-        allowed=not reasons,
-        number=unit.phone.e164,
-        reasons=tuple(reasons),
-        next_allowed_at=next_at,
-        evidence=tuple(evidence),
-        checked_at=when,
-        phone=unit.phone,
-    )
-
-
-def _registry_token(fact: RegistryFact) -> str:
-    if fact.status in ("unknown", "unavailable") or not fact.evidence:
-        return f"{fact.registry}:{fact.status}"
-    words = fact.evidence.split()
-    if len(words) >= 3 and words[0] == fact.registry and words[1] in ("snapshot", "consultation"):
-        return f"{fact.registry}:{words[2]}"
-    return f"{fact.registry}:{fact.evidence}"
-
-
-# -- bulk facts -----------------------------------------------------------------------------
+# -- facts of the rows decided one by one ---------------------------------------------------
 
 
 def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
@@ -581,86 +1330,21 @@ def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
 
 
 def _suppressions(
-    conn: sa.Connection, numbers: list[str], call: RuleCall, privacy: Privacy
+    conn: sa.Connection,
+    numbers: list[str],
+    call: RuleCall,
+    privacy: Privacy,
+    lists: Any,
 ) -> dict[str, tuple[Suppression, ...]]:
     """The entries that apply to the call, for each number that has any."""
-    if privacy.hashed:
-        return _hashed_suppressions(conn, numbers, call, privacy)
-    kinds: dict[str, list[str]] = {"number": [], "prefix": []}
-    for kind, value in conn.execute(
-        sa.select(_s.c.kind, _s.c.value).where(_s.c.removed_at.is_(None))
-    ):
-        kinds.setdefault(kind, []).append(value)
-    if not numbers or not (kinds["number"] or kinds["prefix"]):
-        return {}
-    column = pa.array(numbers, type=pa.string())
-    hit = pc.is_in(column, value_set=pa.array(kinds["number"], type=pa.string()))
-    by_length: dict[int, list[str]] = {}
-    for value in kinds["prefix"]:
-        by_length.setdefault(len(value), []).append(value)
-    for length, values in by_length.items():
-        heads = pc.utf8_slice_codeunits(column, 0, length)
-        hit = pc.or_(hit, pc.is_in(heads, value_set=pa.array(values, type=pa.string())))
-    found = [numbers[i] for i in np.flatnonzero(hit.to_numpy(zero_copy_only=False)).tolist()]
-    if not found:
-        return {}
-    wanted = sorted({c for e164 in found for c in prefix_candidates(e164)})
-    by_value: dict[str, list[Suppression]] = {}
-    for part in _chunks(wanted):
-        stmt = sa.select(_s).where(_s.c.value.in_(part), _s.c.removed_at.is_(None))
-        for row in conn.execute(stmt):
-            entry = _row_to_entry(row)
-            by_value.setdefault(entry.value, []).append(entry)
-    out: dict[str, tuple[Suppression, ...]] = {}
-    brand, campaign, channel = call.brand, call.campaign, call.channel.value
-    for e164 in found:
-        entries = {
-            e.id: e
-            for c in prefix_candidates(e164)
-            for e in by_value.get(c, ())
-            if e.kind == "prefix" or c == e164
-        }
-        applying = tuple(
-            entries[k]
-            for k in sorted(entries)
-            if entries[k].applies(at=call.at, brand=brand, campaign=campaign, channel=channel)
-        )
-        if applying:
-            out[e164] = applying
-    return out
-
-
-def _hashed_suppressions(
-    conn: sa.Connection, numbers: list[str], call: RuleCall, privacy: Privacy
-) -> dict[str, tuple[Suppression, ...]]:
-    """:func:`_suppressions` for hashed values: hash every prefix of every number and look
-    the hashes up (a hash cannot be sliced, so the vectorized prefix scan cannot apply)."""
-    clear_of: dict[str, str] = {}  # stored hash -> clear candidate
-    seen: set[str] = set()
-    for e164 in numbers:
-        for c in prefix_candidates(e164):
-            if c not in seen:
-                seen.add(c)
-                clear_of[privacy.stored(c)] = c
-    by_value: dict[str, list[Suppression]] = {}
-    for part in _chunks(sorted(clear_of)):
-        stmt = sa.select(_s).where(_s.c.value.in_(part), _s.c.removed_at.is_(None))
-        for row in conn.execute(stmt):
-            entry = _row_to_entry(row)
-            by_value.setdefault(clear_of[entry.value], []).append(entry)
     out: dict[str, tuple[Suppression, ...]] = {}
     brand, campaign, channel = call.brand, call.campaign, call.channel.value
     for e164 in numbers:
-        entries = {
-            e.id: e
-            for c in prefix_candidates(e164)
-            for e in by_value.get(c, ())
-            if e.kind == "prefix" or c == e164
-        }
+        entries = lists.matching(conn, e164)
         applying = tuple(
-            entries[k]
-            for k in sorted(entries)
-            if entries[k].applies(at=call.at, brand=brand, campaign=campaign, channel=channel)
+            e
+            for e in sorted(entries, key=lambda e: e.id)
+            if e.applies(at=call.at, brand=brand, campaign=campaign, channel=channel)
         )
         if applying:
             out[e164] = applying
@@ -745,30 +1429,6 @@ def _registrations(
     return {k: tuple(sorted(v)) for k, v in found.items()}
 
 
-def _registry_facts(
-    client: Compliance, registry: str, numbers: list[str], at: dt.datetime
-) -> list[RegistryFact]:
-    """What the backend says for a batch; never an exception (fail closed)."""
-    backend = client._registries.get(registry)
-    if backend is None:
-        fact = RegistryFact(registry=registry, status="unknown", detail="no backend configured")
-        return [fact] * len(numbers)
-    try:
-        facts = backend.facts(numbers, at)
-        if len(facts) != len(numbers):
-            raise ValueError(f"{len(facts)} answers for {len(numbers)} numbers")
-    except Exception as exc:
-        _log.warning("registry %s failed: %s", registry, type(exc).__name__)
-        fact = RegistryFact(
-            registry=registry,
-            status="unavailable",
-            detail=f"backend error: {type(exc).__name__}: {exc}",
-            fail_open=backend.options.fail_open,
-        )
-        return [fact] * len(numbers)
-    return facts
-
-
 # -- the entry point ------------------------------------------------------------------------
 
 
@@ -789,298 +1449,31 @@ def _persons(person: Sequence[str | None] | str | None, n: int) -> list[str | No
     return out
 
 
-def decide_many(  # noqa: PLR0915 - one pipeline, kept in order
+def decide_many(
     client: Compliance,
-    numbers: Sequence[object],
+    numbers: Sequence[object] | pa.Array | pa.ChunkedArray,
     *,
     at: dt.datetime,
-    country: str | None = None,
-    campaign: str | None = None,
-    brand: str | None = None,
-    purpose: Purpose | str = Purpose.MARKETING,
-    channel: Channel | str = Channel.VOICE,
-    technology: Technology | str = Technology.AUTODIALED,
     person: Sequence[str | None] | str | None = None,
-    debt: str | None = None,
-    subject: str | None = None,
-    state: str | None = None,
-    postal_code: str | None = None,
-    time_zone: str | None = None,
     workers: int | None = None,
+    **context: Any,
 ) -> BatchDecisions:
     """Decide every number of a list at one instant; row ``i`` equals ``can_call(numbers[i])``.
 
     Takes :meth:`Compliance.can_call`'s keyword arguments, with ``at`` required (read once
     by the caller) and ``person`` either one value or a sequence aligned with ``numbers``.
-    ``workers`` is how many processes parse large batches (default 1: this process; a
-    pool pays off only on machines with real spare cores). Inputs that are not valid
-    numbers (``None``, integers, text) give ``number.invalid`` rows, never exceptions.
+    ``workers`` is how many processes parse inputs that need libphonenumber (default 1:
+    this process; a pool pays off only on machines with real spare cores). Inputs that are
+    not valid numbers (``None``, integers, text) give ``number.invalid`` rows, never
+    exceptions.
 
     Raises:
         NaiveDatetimeError: ``at`` has no time zone.
         ConfigurationError: an unknown purpose, channel, technology, country or hint.
         DatabaseError: the database cannot be reached (nothing is allowed then).
     """
-    when = instant(at)
-    texts = {
-        name: _optional_text(value, name)
-        for name, value in (
-            ("campaign", campaign),
-            ("brand", brand),
-            ("debt", debt),
-            ("subject", subject),
-            ("state", state),
-            ("postal_code", postal_code),
-            ("time_zone", time_zone),
-        )
-    }
-    template = RuleCall(
-        phone=PhoneNumber("+0", 0, None, NumberType.UNKNOWN, frozenset()),
-        at=when,
-        purpose=coerce(Purpose, purpose, name="purpose"),
-        channel=coerce(Channel, channel, name="channel"),
-        technology=coerce(Technology, technology, name="technology"),
-        **texts,
-    )
-    region = normalize_region(country) if country is not None else client._region
-    persons = _persons(person, len(numbers))
-    hints: _Hints = (texts["state"], texts["postal_code"], texts["time_zone"])
-    parsed = _parse_rows(numbers, region, hints, workers or 1)
-
-    # Distinct numbers (E.164 + extension) and the rows' decision units.
-    builder = _Builder()
-    slots: list[_Unit | Decision] = []
-    invalid_slot: dict[int, int] = {}  # result index -> slot of its denial
-    key_of_result = np.full(len(parsed.results), -1, dtype=np.int64)
-    keys: dict[tuple[str, str | None], int] = {}
-    phones: list[PhoneNumber] = []
-    places: list[Location] = []
-    for j, resolved in enumerate(parsed.results):
-        if isinstance(resolved, str):
-            continue
-        ident = (resolved[0], resolved[5])
-        k = keys.get(ident)
-        if k is None:
-            k = keys[ident] = len(phones)
-            phone, where = builder.build(resolved)
-            phones.append(phone)
-            places.append(where)
-        key_of_result[j] = k
-    rows = parsed.row_result
-    row_key = np.where(rows >= 0, key_of_result[np.maximum(rows, 0)], -1)
-    n = len(rows)
-    duplicate = np.zeros(n, dtype=bool)
-    valid_rows = np.flatnonzero(row_key >= 0)
-    if len(valid_rows):
-        _, first = np.unique(row_key[valid_rows], return_index=True)
-        duplicate[valid_rows] = True
-        duplicate[valid_rows[first]] = False
-    # Units: one per distinct number, or per (number, person) with a person column.
-    if persons is None:
-        unit_key = np.arange(len(phones), dtype=np.int64)
-        unit_person: list[str | None] = [None] * len(phones)
-        row_unit = row_key
-    else:
-        pairs: dict[tuple[int, str | None], int] = {}
-        unit_list: list[int] = []
-        unit_person = []
-        row_unit = np.full(n, -1, dtype=np.int64)
-        for i in valid_rows.tolist():
-            pair = (int(row_key[i]), persons[i])
-            u = pairs.get(pair)
-            if u is None:
-                u = pairs[pair] = len(unit_list)
-                unit_list.append(pair[0])
-                unit_person.append(pair[1])
-            row_unit[i] = u
-        unit_key = np.asarray(unit_list, dtype=np.int64)
-
-    # Rules and the facts they need, per location.
-    ctx = _Context(
-        book=client._rules,
-        call=template,
-        dialect=client.engine.dialect.name,
-        needs={},
-        abandonment={},
-    )
-    for where in builder.locations.values():
-        rules = client._rules.rules_for(where, campaign=template.campaign, brand=template.brand)
-        needs = needs_of(rules, template.purpose)
-        ctx.needs[where] = (rules, needs, tuple(sorted(needs.registries)))
-    e164s = [p.e164 for p in phones]
-    number_needs: dict[str, set[str]] = {}  # registry -> numbers
-    history: dict[str, None] = {}
-    history_persons: dict[str, None] = {}
-    consent_numbers: dict[str, None] = {}
-    registration_numbers: dict[str, None] = {}
-    longest: dt.timedelta | None = None
-    for u in range(len(unit_key)):
-        k = int(unit_key[u])
-        _rules, needs, names = ctx.needs[places[k]]
-        e164 = e164s[k]
-        for name in names:
-            number_needs.setdefault(name, set()).add(e164)
-        if needs.history is not None:
-            history[e164] = None
-            if unit_person[u] is not None:
-                history_persons[unit_person[u]] = None  # type: ignore[index]
-            longest = needs.history if longest is None else max(longest, needs.history)
-        if needs.consents:
-            consent_numbers[e164] = None
-        if needs.registrations:
-            registration_numbers[e164] = None
-        for period in needs.abandonment:
-            ctx.abandonment.setdefault(period, (0, 0, 0))
-
-    facts: dict[str, dict[str, RegistryFact]] = {}
-    for name in sorted(number_needs):
-        wanted = sorted(number_needs[name])
-        facts[name] = dict(zip(wanted, _registry_facts(client, name, wanted, when), strict=True))
-
-    with translate_errors(client.engine), client._reading() as conn:
-        privacy = client.privacy
-        sups = _suppressions(conn, sorted(set(e164s)), template, privacy)
-        by_number, by_person = (
-            _attempts(conn, list(history), list(history_persons), when - longest, privacy)
-            if longest is not None
-            else ({}, {})
-        )
-        consents = _consents(conn, list(consent_numbers), privacy)
-        registrations = _registrations(conn, list(registration_numbers), privacy)
-        for period in list(ctx.abandonment):
-            ctx.abandonment[period] = client._abandonment.counts(
-                conn, template.campaign, period, when
-            )
-
-    # Decide each unit; units that agree on every fact the rules read share one evaluation.
-    groups: dict[tuple[Any, ...], tuple[RuleOutcome, tuple[str, ...], str | None]] = {}
-    nexts: dict[tuple[Any, ...], str | None] = {}
-    registry_text: dict[tuple[RegistryFact, ...], str] = {}
-    col_allowed: list[bool] = []
-    col_reason: list[str | None] = []
-    col_reasons: list[str] = []
-    col_next: list[str | None] = []
-    col_registry: list[str | None] = []
-    col_number: list[str | None] = []
-    for u in range(len(unit_key)):
-        k = int(unit_key[u])
-        phone, where, who = phones[k], places[k], unit_person[u]
-        e164 = phone.e164
-        _rules, needs, names = ctx.needs[where]
-        unit_facts = tuple(facts[name][e164] for name in names)
-        unit_consents: tuple[Consent, ...] = ()
-        if needs.consents:
-            unit_consents = tuple(
-                c
-                for c in consents.get(e164, ())
-                if who is None or c.person is None or c.person == who
-            )
-        unit_attempts: tuple[AttemptFact, ...] = ()
-        if needs.history is not None:
-            since = when - needs.history
-            seen = {
-                i: a
-                for i, a in [*by_number.get(e164, ()), *(by_person.get(who, ()) if who else ())]
-                if a.at > since
-            }
-            unit_attempts = tuple(seen[i] for i in sorted(seen))
-        unit = _Unit(
-            phone=phone,
-            location=where,
-            person=who,
-            suppressions=sups.get(e164, ()),
-            facts=unit_facts,
-            consents=unit_consents,
-            registered=registrations.get(e164, ()) if needs.registrations else (),
-            attempts=unit_attempts,
-        )
-        slots.append(unit)
-        key = (
-            where,
-            phone.number_type,
-            unit_facts,
-            unit_consents,
-            unit.registered,
-            (e164, who, unit_attempts) if unit_attempts else (),
-        )
-        group = groups.get(key)
-        if group is None:
-            outcome = _outcome(ctx, unit)
-            text = registry_text.get(unit_facts)
-            if text is None:
-                text = registry_text[unit_facts] = ";".join(_registry_token(f) for f in unit_facts)
-            next_text: str | None = None
-            if outcome.reasons:
-                next_at = outcome.next_allowed(when)
-                if next_at is not None:
-                    next_text = next_at.astimezone(when.tzinfo).isoformat()
-            group = groups[key] = (outcome, tuple(r.code for r in outcome.reasons), next_text)
-            nexts[(key, ())] = next_text
-        outcome, codes, next_text = group
-        if phone.extension or unit.suppressions:
-            fixed = _fixed(unit)
-            codes = (*(r.code for r in fixed), *codes)
-            if any(r.until is None for r in fixed) or any(r.until is None for r in outcome.reasons):
-                next_text = None
-            else:
-                untils = (key, tuple(r.until for r in fixed))
-                if untils not in nexts:
-                    next_at = outcome.next_allowed(when, others=tuple(fixed))
-                    nexts[untils] = (
-                        None if next_at is None else next_at.astimezone(when.tzinfo).isoformat()
-                    )
-                next_text = nexts[untils]
-        col_number.append(e164)
-        col_allowed.append(not codes)
-        col_reason.append(codes[0] if codes else None)
-        col_reasons.append(";".join(codes))
-        col_next.append(next_text)
-        col_registry.append(registry_text[unit_facts])
-
-    # Invalid inputs: one denial per distinct message.
-    row_slot = row_unit.copy()
-    invalid_rows = np.flatnonzero(row_key < 0)
-    for i in invalid_rows.tolist():
-        j = int(rows[i])
-        s = invalid_slot.get(j)
-        if s is None:
-            message = parsed.results[j]
-            assert isinstance(message, str)
-            s = invalid_slot[j] = len(slots)
-            slots.append(
-                Decision(
-                    allowed=False,
-                    number=None,
-                    reasons=(
-                        Reason(code="number.invalid", message=message, source="optout.normalize"),
-                    ),
-                    next_allowed_at=None,
-                    evidence=(_NUMBERING_PLAN,),
-                    checked_at=when,
-                )
-            )
-            col_number.append(None)
-            col_allowed.append(False)
-            col_reason.append("number.invalid")
-            col_reasons.append("number.invalid")
-            col_next.append(None)
-            col_registry.append(None)
-        row_slot[i] = s
-    take = pa.array(row_slot, type=pa.int64())
-
-    def column(values: list[Any], kind: pa.DataType) -> pa.Array:
-        return pa.array(values, type=kind).take(take)
-
-    return BatchDecisions(
-        number=column(col_number, pa.string()),
-        allowed=column(col_allowed, pa.bool_()),
-        reason=column(col_reason, pa.string()),
-        reasons=column(col_reasons, pa.string()),
-        next_allowed_at=column(col_next, pa.string()),
-        registry=column(col_registry, pa.string()),
-        duplicate=pa.array(duplicate, type=pa.bool_()),
-        checked_at=when,
-        _row_slot=row_slot,
-        _slots=slots,
-        _context=ctx,
-    )
+    if person is None or isinstance(person, str):
+        run = BatchRun(client, at=at, workers=workers, person=person, **context)
+        return run.decide(numbers)
+    run = BatchRun(client, at=at, workers=workers, **context)
+    return run.decide(numbers, person)

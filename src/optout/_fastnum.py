@@ -45,7 +45,16 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 from optout._numbers import _TYPE_MAP, PhoneNumber
 from optout._vocab import NumberType
 
-__all__ = ["FastBatch", "digit_prefixes", "fast_normalize", "normalize_keys"]
+__all__ = [
+    "POW10",
+    "FastBatch",
+    "digit_prefixes",
+    "e164_strings",
+    "fast_normalize",
+    "key_digits",
+    "key_prefix",
+    "normalize_keys",
+]
 
 _BoolArray = npt.NDArray[np.bool_]
 _IntArray = npt.NDArray[np.int64]
@@ -237,18 +246,19 @@ def _matches(values: pa.Array, pattern: str) -> _BoolArray:
     return np.asarray(_np(out), dtype=bool)
 
 
-def _digit_matrix(values: pa.Array) -> npt.NDArray[np.int64]:
-    """Digit strings (at most ``_WIDTH`` long) as an ``(n, _WIDTH)`` matrix, zero-padded."""
+def _digit_matrix(values: pa.Array, width: int = _WIDTH) -> npt.NDArray[np.uint8]:
+    """Digit strings (at most ``width`` long) as an ``(n, width)`` uint8 matrix of digit
+    values, zero-padded on the right."""
     n = len(values)
     if n == 0:
-        return np.zeros((0, _WIDTH), dtype=np.int64)
-    padded = pc.utf8_rpad(values, _WIDTH, "0")
+        return np.zeros((0, width), dtype=np.uint8)
+    padded = pc.utf8_rpad(pc.utf8_slice_codeunits(values, 0, width), width, "0")
     if isinstance(padded, pa.ChunkedArray):
         padded = padded.combine_chunks()
     offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset :]
     start = int(offsets[0])
-    raw = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[start : start + n * _WIDTH]
-    return raw.reshape(n, _WIDTH).astype(np.int64) - 48
+    raw = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[start : start + n * width]
+    return raw.reshape(n, width) - np.uint8(48)
 
 
 def digit_prefixes(values: pa.Array, upto: int) -> tuple[_IntArray, dict[int, _IntArray]]:
@@ -261,6 +271,21 @@ def digit_prefixes(values: pa.Array, upto: int) -> tuple[_IntArray, dict[int, _I
         value = value * 10 + mat[:, length - 1]
         out[length] = value.copy()
     return lengths, out
+
+
+#: 10**k as uint64, k = 0..19.
+POW10 = np.array([10**k for k in range(20)], dtype=np.uint64)
+
+
+def key_digits(keys: npt.NDArray[np.uint64]) -> _IntArray:
+    """How many decimal digits each (non-zero) key has."""
+    return np.searchsorted(POW10, keys, side="right").astype(np.int64)
+
+
+def key_prefix(keys: npt.NDArray[np.uint64], digits: _IntArray, length: int) -> _IntArray:
+    """The first ``length`` digits of each key (keys shorter than that: the whole key)."""
+    cut = np.clip(digits - length, 0, 19)
+    return (keys // POW10[cut]).astype(np.int64)
 
 
 def _desc_matches(desc: _Desc, values: pa.Array, lengths: _IntArray) -> _BoolArray:
@@ -340,36 +365,76 @@ def _general(plan: _Plan, values: pa.Array) -> tuple[_BoolArray, _BoolArray]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FastBatch:
-    """What :func:`normalize_keys` decided, aligned with its keys.
+    """What :func:`normalize_keys` decided, aligned with its keys (numpy columns).
 
     ``decided[i]`` is false for a deferred key; the other fields of a deferred key are
-    placeholders. ``zones[i]`` indexes ``zone_sets`` (sorted, without ``Etc/Unknown``).
+    placeholders. ``key[i]`` is the E.164 number's digits as an integer (``+390612345678``
+    is ``390612345678``; an E.164 number never starts with 0, so the two forms map one to
+    one). ``region_id[i]`` indexes ``region_names`` (-1: the number belongs to no region);
+    ``zones[i]`` indexes ``zone_sets`` (sorted, without ``Etc/Unknown``).
     """
 
     decided: _BoolArray
-    e164: list[str | None]
+    key: npt.NDArray[np.uint64]
     country_code: _IntArray
-    region: list[str | None]
+    region_id: _IntArray
+    region_names: tuple[str, ...]
     number_type: _IntArray  # phonenumbers.PhoneNumberType codes
     zones: _IntArray
     zone_sets: list[tuple[str, ...]]
     valid: _BoolArray
 
+    @property
+    def e164(self) -> list[str | None]:
+        """The E.164 strings (``None`` where deferred)."""
+        return [
+            f"+{k}" if d else None
+            for k, d in zip(self.key.tolist(), self.decided.tolist(), strict=True)
+        ]
+
+    @property
+    def region(self) -> list[str | None]:
+        """The region codes (``None`` where deferred or regionless)."""
+        names = self.region_names
+        return [names[r] if r >= 0 else None for r in self.region_id.tolist()]
+
     def phone(self, i: int) -> PhoneNumber | None:
         """Key ``i`` as the :class:`PhoneNumber` ``normalize(key, region, strict=False)`` gives."""
         if not self.decided[i]:
             return None
-        e164 = self.e164[i]
-        assert e164 is not None
+        r = int(self.region_id[i])
         return PhoneNumber(
-            e164=e164,
+            e164=f"+{int(self.key[i])}",
             country_code=int(self.country_code[i]),
-            region=self.region[i],
+            region=self.region_names[r] if r >= 0 else None,
             number_type=_TYPE_MAP.get(int(self.number_type[i]), NumberType.UNKNOWN),
             time_zones=frozenset(self.zone_sets[int(self.zones[i])]),
             extension=None,
             valid=bool(self.valid[i]),
         )
+
+
+def e164_strings(keys: npt.NDArray[np.uint64]) -> pa.Array:
+    """``"+" + digits`` of each key, as a pyarrow string array (vectorized)."""
+    if len(keys) == 0:
+        return pa.array([], pa.string())
+    digits = key_digits(keys)
+    width = int(digits.max())
+    n = len(keys)
+    mat = np.empty((n, width + 1), dtype=np.uint8)
+    mat[:, 0] = ord("+")
+    rest = keys.copy()
+    for col in range(width, 0, -1):
+        mat[:, col] = (rest % np.uint64(10)).astype(np.uint8) + np.uint8(48)
+        rest //= np.uint64(10)
+    # Right-aligned digits: keep each row's last ``digits`` columns after the "+".
+    keep = np.zeros((n, width + 1), dtype=bool)
+    keep[:, 0] = True
+    keep[:, 1:] = np.arange(width, 0, -1)[None, :] <= digits[:, None]
+    data = mat[keep]
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(digits + 1, out=offsets[1:])
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data.tobytes()))
 
 
 def fast_normalize(key: str, region: str | None = None) -> PhoneNumber | None:
@@ -395,7 +460,7 @@ def normalize_keys(keys: Sequence[str] | pa.Array, region: str | None) -> FastBa
     if isinstance(digits, pa.ChunkedArray):
         digits = digits.combine_chunks()
     digits = pc.if_else(pa.array(ok), digits, pa.scalar("0", pa.string()))
-    mat = _digit_matrix(digits)
+    mat = _digit_matrix(digits, 3)
 
     country = np.zeros(n, dtype=np.int64)
     start = np.zeros(n, dtype=np.int64)  # where the national number starts in the digits
@@ -420,7 +485,7 @@ def normalize_keys(keys: Sequence[str] | pa.Array, region: str | None) -> FastBa
     # Keys with '+': the country code is the first 1-3 digits that are one.
     intl = ok & plus & (ndig > _MIN_NSN) & (mat[:, 0] != 0)
     known = _country_codes()
-    c1 = mat[:, 0]
+    c1 = mat[:, 0].astype(np.int64)
     c2 = c1 * 10 + mat[:, 1]
     c3 = c2 * 10 + mat[:, 2]
     cclen = np.where(known[c1], 1, np.where(known[c2], 2, np.where(known[c3], 3, 0)))
@@ -525,21 +590,32 @@ def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
             nsn_of.append((rows[good], values.filter(pa.array(good))))
 
     kinds = np.full(n, _UNKNOWN, dtype=np.int64)
-    regions: list[str | None] = [None] * n
+    region_id = np.full(n, -1, dtype=np.int64)
     zone_index = np.zeros(n, dtype=np.int64)
     zone_sets, tables = _zone_tables()
     zone_sets = list(zone_sets)
     extra: dict[tuple[str, ...], int] = {}
-    e164: list[str | None] = [None] * n
+    keys = np.zeros(n, dtype=np.uint64)
     if not nsn_of:
-        return FastBatch(ok, e164, country, regions, kinds, zone_index, zone_sets, ok.copy())
+        return FastBatch(ok, keys, country, region_id, (), kinds, zone_index, zone_sets, ok.copy())
     all_rows = np.concatenate([r for r, _ in nsn_of])
     all_nsn = pa.concat_arrays([v for _, v in nsn_of])
     nsn_len = np.asarray(_np(pc.utf8_length(all_nsn)), dtype=np.int64)
     cc_of = country[all_rows]
+    # The E.164 digits as one integer: the country code, then the national number. More
+    # than 19 digits do not fit (no valid number is that long): deferred.
+    cc_len = np.where(cc_of >= 100, 3, np.where(cc_of >= 10, 2, 1))
+    fits = cc_len + nsn_len <= 19
+    if not fits.all():
+        ok[all_rows[~fits]] = False
+        all_rows, all_nsn = all_rows[fits], all_nsn.filter(pa.array(fits))
+        nsn_len, cc_of, cc_len = nsn_len[fits], cc_of[fits], cc_len[fits]
+    nsn_value = np.asarray(_np(pc.cast(all_nsn, pa.uint64())), dtype=np.uint64)
+    all_keys = cc_of.astype(np.uint64) * POW10[nsn_len] + nsn_value
+    keys[all_rows] = all_keys
     valid = np.zeros(n, dtype=bool)
     region_codes = np.full(len(all_rows), -1, dtype=np.int64)
-    names: list[str | None] = []
+    names: list[str] = []
 
     for cc in np.unique(cc_of).tolist():
         sel = np.flatnonzero(cc_of == cc)
@@ -584,15 +660,12 @@ def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
         kinds[rows] = found_kind
         valid[rows] = (found >= 0) & (found_kind != _UNKNOWN)
 
-    # Region names, E.164 strings, zones.
-    for j, r in enumerate(all_rows.tolist()):
-        k = int(region_codes[j])
-        name = names[k] if k >= 0 else None
-        regions[r] = name if name is not None and name.isalpha() else None
-    cc_text = pc.cast(pa.array(cc_of, type=pa.int64()), pa.string())
-    e164_digits = pc.binary_join_element_wise(cc_text, all_nsn, "")
-    for r, text in zip(all_rows.tolist(), e164_digits.to_pylist(), strict=True):
-        e164[r] = "+" + text
+    # Region ids (regions whose code is not alphabetic, "001", have none).
+    region_names = tuple(sorted({c for c in names if c.isalpha()}))
+    remap = np.array(
+        [region_names.index(c) if c.isalpha() else -1 for c in names] + [-1], dtype=np.int64
+    )
+    region_id[all_rows] = remap[region_codes]  # -1 indexes the trailing -1
     kinds_sel = kinds[all_rows]
     geo = np.zeros(len(all_rows), dtype=bool)
     for kind in np.unique(kinds_sel).tolist():
@@ -607,13 +680,15 @@ def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
     if geo.any():
         geo_rows = np.flatnonzero(geo)
         _prefix_zones(
-            e164_digits.take(pa.array(geo_rows)),
+            all_keys[geo_rows],
             all_rows[geo_rows],
             zone_index,
             tables,
             _zone_set(zone_sets, extra, ()),
         )
-    return FastBatch(ok, e164, country, regions, kinds, zone_index, zone_sets, valid & ok)
+    return FastBatch(
+        ok, keys, country, region_id, region_names, kinds, zone_index, zone_sets, valid & ok
+    )
 
 
 def _zone_set(
@@ -627,33 +702,27 @@ def _zone_set(
 
 
 def _prefix_zones(
-    e164_digits: pa.Array,
+    keys: npt.NDArray[np.uint64],
     rows: _IntArray,
     zone_index: _IntArray,
     tables: dict[int, tuple[_IntArray, _IntArray]],
     unknown: int,
 ) -> None:
     """Longest-prefix match of the E.164 digits in ``TIMEZONE_DATA`` (numpy, per length)."""
-    mat = _digit_matrix(e164_digits)
-    lengths = np.asarray(_np(pc.utf8_length(e164_digits)), dtype=np.int64)
+    digits = key_digits(keys)
     result = np.full(len(rows), -1, dtype=np.int64)
-    value = np.zeros(len(rows), dtype=np.int64)
-    prefixes: dict[int, _IntArray] = {}
-    for length in range(1, TIMEZONE_LONGEST_PREFIX + 1):
-        value = value * 10 + mat[:, length - 1]
-        prefixes[length] = value.copy()
     for length in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
         table = tables.get(length)
         if table is None:
             continue
-        keys, found = table
+        prefixes, found = table
         # A number shorter than ``length`` was matched at its own length already.
-        open_ = np.flatnonzero((result < 0) & (lengths >= length))
+        open_ = np.flatnonzero((result < 0) & (digits >= length))
         if not len(open_):
             continue
-        probe = prefixes[length][open_]
-        at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
-        hit = keys[at] == probe
+        probe = key_prefix(keys[open_], digits[open_], length)
+        at = np.minimum(np.searchsorted(prefixes, probe), len(prefixes) - 1)
+        hit = prefixes[at] == probe
         result[open_[hit]] = found[at[hit]]
     zone_index[rows] = np.where(result >= 0, result, unknown)
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from optout._errors import ConfigurationError
 from optout._scrub import pick_columns, read_table, scrub_table
@@ -147,17 +148,27 @@ def _scrub_pandas(
         raise ConfigurationError("the DataFrame has duplicate column names")
     picked = pick_columns(names, _wanted(column))
     source = {str(c): c for c in data.columns}
-    table = pa.table(
-        {
-            p: pa.array([_phone_text(v) for v in data[source[p]].tolist()], pa.string())
-            for p in picked
-        }
-    )
+    table = pa.table({p: _pandas_text(data[source[p]]) for p in picked})
     decided = _decisions(client, table, names, at, context)
     out = data.copy()
     for name in decided.column_names:
-        out[name] = decided.column(name).to_pylist()
+        out[name] = decided.column(name).to_numpy(zero_copy_only=False)
     return out
+
+
+def _pandas_text(series: Any) -> pa.Array:
+    """A pandas column as text, vectorized when Arrow can take it as it is."""
+    try:
+        values = pa.Array.from_pandas(series)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        values = None
+    if values is not None and (
+        pa.types.is_string(values.type)
+        or pa.types.is_large_string(values.type)
+        or pa.types.is_integer(values.type)
+    ):
+        return pc.cast(values, pa.string())
+    return pa.array([_phone_text(v) for v in series.tolist()], pa.string())
 
 
 def _scrub_polars(

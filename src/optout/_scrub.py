@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime as dt
@@ -49,6 +50,7 @@ from optout._timeutil import instant, parse_instant
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from optout._batch import BatchRun
     from optout._client import Compliance
 
 __all__ = [
@@ -158,22 +160,20 @@ class ScrubSummary:
         return "\n".join(lines)
 
     def _add(self, decided: _Decided) -> None:
-        allowed = pa.array(decided.allowed, pa.bool_())
-        n = len(decided.allowed)
+        allowed = decided.allowed
+        n = len(allowed)
         n_allowed = int(pc.sum(allowed).as_py() or 0)
         self.numbers += n
         self.allowed += n_allowed
         self.denied += n - n_allowed
-        self.duplicates += int(np.count_nonzero(decided.duplicate))
+        self.duplicates += int(pc.sum(decided.duplicate).as_py() or 0)
         denied = pc.invert(allowed)
-        reasons = pc.filter(pa.array(decided.reason, pa.string()), denied)
-        for item in pc.value_counts(reasons).to_pylist():
+        for item in pc.value_counts(pc.filter(decided.reason, denied)).to_pylist():
             code = item["values"] or "unknown"
             self.by_reason[code] += item["counts"]
             if code == "number.invalid":
                 self.invalid += item["counts"]
-        registries = pc.filter(pa.array(decided.registry, pa.string()), denied)
-        for item in pc.value_counts(registries).to_pylist():
+        for item in pc.value_counts(pc.filter(decided.registry, denied)).to_pylist():
             for entry in (item["values"] or "").split(";"):
                 name, _, status = entry.partition(":")
                 status = status.split("@", 1)[0]
@@ -186,78 +186,35 @@ class ScrubSummary:
 
 @dataclasses.dataclass
 class _Decided:
-    """Column-aligned decisions (the shape of ``optout._batch.BatchDecisions``)."""
+    """Column-aligned decisions (pyarrow arrays, the columns of ``BatchDecisions``)."""
 
-    number: list[str | None]
-    allowed: list[bool]
-    reason: list[str | None]
-    reasons: list[str]
-    next_allowed_at: list[str | None]
-    registry: list[str]
-    duplicate: list[bool]
-
-
-class _DecideMany(Protocol):
-    def __call__(self, client: Compliance, numbers: Sequence[object], **kwargs: Any) -> Any: ...
+    number: pa.Array
+    allowed: pa.Array
+    reason: pa.Array
+    reasons: pa.Array
+    next_allowed_at: pa.Array
+    registry: pa.Array
+    duplicate: pa.Array
 
 
-def _batch_core() -> _DecideMany | None:
-    """``optout._batch.decide_many`` when that module exists, else ``None``."""
-    try:
-        module = importlib.import_module("optout._batch")
-    except ModuleNotFoundError:
-        return None
-    found: _DecideMany | None = getattr(module, "decide_many", None)
-    return found
+def _new_run(client: Compliance, at: dt.datetime, context: Mapping[str, Any]) -> BatchRun:
+    from optout._batch import BatchRun  # noqa: PLC0415 - _batch imports the client
+
+    return BatchRun(client, at=at, **context)
 
 
-def _pylist(values: Any) -> list[Any]:
-    if hasattr(values, "to_pylist"):
-        return list(values.to_pylist())
-    if hasattr(values, "tolist"):
-        return list(values.tolist())
-    return list(values)
-
-
-def _decide(
-    client: Compliance, numbers: Sequence[str | None], at: dt.datetime, context: Mapping[str, Any]
-) -> _Decided:
-    """Decide ``numbers``: the adapter between the scrubber and the decision core."""
-    core = _batch_core()
-    if core is not None:
-        got = core(client, numbers, at=at, **context)
-        return _Decided(
-            number=_pylist(got.number),
-            allowed=[bool(v) for v in _pylist(got.allowed)],
-            reason=_pylist(got.reason),
-            reasons=[v or "" for v in _pylist(got.reasons)],
-            next_allowed_at=_pylist(got.next_allowed_at),
-            registry=[v or "" for v in _pylist(got.registry)],
-            duplicate=[bool(v) for v in _pylist(got.duplicate)],
-        )
-    out = _Decided([], [], [], [], [], [], [])
-    cache: dict[str, Any] = {}
-    for raw in numbers:
-        text = "" if raw is None else raw
-        decision = cache.get(text)
-        if decision is None:
-            decision = cache[text] = client.can_call(text, at=at, **context)
-        out.number.append(decision.number)
-        out.allowed.append(decision.allowed)
-        out.reason.append(decision.primary_code)
-        out.reasons.append(";".join(decision.codes))
-        nxt = decision.next_allowed_at
-        out.next_allowed_at.append(None if nxt is None else nxt.isoformat())
-        out.registry.append(
-            ";".join(
-                f"{e.id}:{e.detail.get('status', e.source)}"
-                + (f"@{e.date.date().isoformat()}" if e.date is not None else "")
-                for e in decision.evidence
-                if e.kind == "registry"
-            )
-        )
-        out.duplicate.append(False)
-    return out
+def _decide(run: BatchRun, numbers: pa.Array) -> _Decided:
+    """Decide ``numbers`` (a string array): the adapter between the scrubber and the core."""
+    got = run.decide(numbers)
+    return _Decided(
+        number=got.number,
+        allowed=got.allowed,
+        reason=got.reason,
+        reasons=got.reasons,
+        next_allowed_at=got.next_allowed_at,
+        registry=pc.fill_null(got.registry, ""),
+        duplicate=got.duplicate,
+    )
 
 
 class _Seen:
@@ -271,20 +228,20 @@ class _Seen:
         n = len(decided.number)
         if n == 0:
             return
-        numbers = pa.array(decided.number, pa.string())
+        numbers = decided.number
         eligible = pc.and_(
             pc.is_valid(numbers),
-            pc.not_equal(
-                pc.fill_null(pa.array(decided.reason, pa.string()), ""), "number.extension"
-            ),
+            pc.not_equal(pc.fill_null(decided.reason, ""), "number.extension"),
         )
-        eligible = pc.and_(eligible, pc.match_substring_regex(numbers, r"^\+\d{1,19}$"))
         eligible = pc.fill_null(eligible, False)
         index = np.flatnonzero(eligible.to_numpy(zero_copy_only=False))
         if index.size == 0:
+            decided.duplicate = pa.array(np.zeros(n, dtype=bool))
             return
-        digits = pc.utf8_slice_codeunits(pc.filter(numbers, eligible), 1)
-        keys = pc.cast(digits, pa.uint64()).to_numpy(zero_copy_only=False).astype(np.uint64)
+        digits = pc.utf8_slice_codeunits(numbers.take(pa.array(index)), 1)
+        keys = np.asarray(
+            pc.cast(digits, pa.uint64()).to_numpy(zero_copy_only=False), dtype=np.uint64
+        )
         dup = np.zeros(keys.size, dtype=bool)
         for run in self._runs:
             pos = np.minimum(np.searchsorted(run, keys), run.size - 1)
@@ -295,7 +252,7 @@ class _Seen:
         dup |= within
         flags = np.zeros(n, dtype=bool)
         flags[index] = dup
-        decided.duplicate = flags.tolist()
+        decided.duplicate = pa.array(flags)
         self._runs.append(unique)
         while len(self._runs) > 1 and self._runs[-1].size * 2 >= self._runs[-2].size:
             last = self._runs.pop()
@@ -308,18 +265,21 @@ def decision_columns(column: str, multi: bool) -> list[str]:
     return [f"{prefix}optout_{name}" for name in DECISION_FIELDS]
 
 
-def _text(column: Any) -> list[str | None]:
-    """A column's values as text (ints and integral floats without a decimal point)."""
+def _text(column: Any) -> pa.Array:
+    """A column's values as a string array (ints and integral floats without a decimal
+    point; other values as ``str()`` gives them)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
     kind = column.type
     if pa.types.is_dictionary(kind):
         column = column.dictionary_decode()
         kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return list(column.to_pylist())
-    if pa.types.is_integer(kind) or pa.types.is_decimal(kind):
-        return list(pc.cast(column, pa.string()).to_pylist())
+    if pa.types.is_string(kind):
+        return column
+    if pa.types.is_large_string(kind) or pa.types.is_integer(kind) or pa.types.is_decimal(kind):
+        return pc.cast(column, pa.string())
+    if pa.types.is_null(kind):
+        return pa.nulls(len(column), pa.string())
     out: list[str | None] = []
     for value in column.to_pylist():
         if value is None:
@@ -331,41 +291,51 @@ def _text(column: Any) -> list[str | None]:
             out.append(value.decode("utf-8", errors="replace"))
         else:
             out.append(str(value))
-    return out
+    return pa.array(out, pa.string())
 
 
-def _decide_table(
-    client: Compliance,
-    table: pa.Table,
-    columns: Sequence[str],
-    at: dt.datetime,
-    context: Mapping[str, Any],
-    seen: _Seen,
-    summary: ScrubSummary,
-) -> tuple[list[pa.Array], list[str], Any]:
-    """Decide the phone ``columns`` of ``table``: (arrays, names, row-allowed mask)."""
+def _decide_table(run: BatchRun, table: pa.Table, columns: Sequence[str]) -> _Decided:
+    """Decide the phone ``columns`` of ``table`` (thread-safe: no shared state but ``run``).
+
+    With several columns the numbers are decided row-major, so that "seen earlier" (the
+    duplicate flag) means an earlier row, then an earlier column of the same row.
+    """
     rows = table.num_rows
     names = list(table.column_names)
     texts = [_text(table.column(names.index(c))) for c in columns]
-    # Row-major, so "seen earlier" means an earlier row (then an earlier column).
-    numbers = [t[i] for i in range(rows) for t in texts] if len(texts) > 1 else texts[0]
-    decided = _decide(client, numbers, at, context)
-    seen.mark(decided)
-    summary._add(decided)
-    summary.rows += rows
+    if len(texts) == 1:
+        return _decide(run, texts[0])
+    order = (np.arange(rows)[:, None] + np.arange(len(texts))[None, :] * rows).ravel()
+    return _decide(run, pa.concat_arrays(texts).take(pa.array(order)))
+
+
+def _split_columns(
+    decided: _Decided, columns: Sequence[str], rows: int
+) -> tuple[list[pa.Array], list[str], Any]:
+    """The decision columns of each phone column, and whether each row has an allowed one."""
     arrays: list[pa.Array] = []
     out_names: list[str] = []
     width = len(columns)
     any_allowed = np.zeros(rows, dtype=bool)
     for k, column in enumerate(columns):
         out_names.extend(decision_columns(column, width > 1))
+        pick = None if width == 1 else pa.array(np.arange(k, rows * width, width))
         for name in DECISION_FIELDS:
             values = getattr(decided, name)
-            part = values if width == 1 else values[k::width]
-            arrays.append(pa.array(part, _DECISION_TYPES[name]))
-        part_allowed = decided.allowed if width == 1 else decided.allowed[k::width]
-        any_allowed |= np.asarray(part_allowed, dtype=bool)
+            arrays.append(values if pick is None else values.take(pick))
+        part = decided.allowed if pick is None else decided.allowed.take(pick)
+        any_allowed |= np.asarray(part.to_numpy(zero_copy_only=False), dtype=bool)
     return arrays, out_names, any_allowed
+
+
+def _settle(
+    decided: _Decided, columns: Sequence[str], rows: int, seen: _Seen, summary: ScrubSummary
+) -> tuple[list[pa.Array], list[str], Any]:
+    """Mark duplicates against everything seen before and count; in input order."""
+    seen.mark(decided)
+    summary._add(decided)
+    summary.rows += rows
+    return _split_columns(decided, columns, rows)
 
 
 def detect_phone_columns(names: Sequence[str]) -> list[str]:
@@ -399,7 +369,7 @@ def pick_columns(
     # No header: the first column whose values look like phone numbers.
     if sample is not None and sample.num_rows:
         for index, name in enumerate(names):
-            values = [v for v in _text(sample.column(index))[:1000] if v]
+            values = [v for v in _text(sample.column(index)).slice(0, 1000).to_pylist() if v]
             hits = sum(1 for v in values if _PHONE_VALUE.match(v))
             if values and hits * 2 >= len(values):
                 return [name]
@@ -1332,6 +1302,12 @@ def scrub_file(
     return summary
 
 
+def _deciders() -> int:
+    """Threads deciding chunks while the main thread reads and writes (numpy and pyarrow
+    release the GIL, so two deciders keep two cores busy)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def _pump(
     client: Compliance,
     writers: list[_Writer],
@@ -1349,31 +1325,27 @@ def _pump(
     when: dt.datetime,
     context: Mapping[str, Any],
 ) -> None:
-    """Read, decide and write every chunk, opening ``writers`` (left open) on the first."""
+    """Read, decide and write every chunk, opening ``writers`` (left open) on the first.
+
+    Chunks are decided by a small thread pool, and written in input order by this thread.
+    """
     seen = _Seen()
+    run = _new_run(client, when, context)
     native_ok = reader.native_kind == out_fmt
     picked: list[str] | None = None
     width = len(reader.names)
     chunks = reader.chunks()
-    while True:
-        chunk = next(chunks, None)
-        if chunk is None and picked is None:
-            # Header only: the output has the header and no rows.
-            chunk = _Chunk(reader.schema.empty_table(), native=[])
-        elif chunk is None:
-            break
-        if picked is None:
-            picked = pick_columns(reader.names, columns, chunk.table, header)
-            summary.columns = tuple(picked)
-            for path in targets:
-                temp = staged.temp_for(path)
-                writers.append(_open_writer(temp, out_fmt, delimiter=out_delimiter, header=header))
+    deciders = _deciders()
+    pending: collections.deque[tuple[_Chunk, concurrent.futures.Future[_Decided]]]
+    pending = collections.deque()
+
+    def finish() -> None:
+        chunk, future = pending.popleft()
+        assert picked is not None
         _write_chunk(
-            client,
             chunk,
+            future.result(),
             picked,
-            when,
-            context,
             seen,
             summary,
             writers,
@@ -1382,6 +1354,31 @@ def _pump(
             width=width,
         )
         bar.update(summary.rows, reader.position())
+
+    pool = concurrent.futures.ThreadPoolExecutor(deciders, thread_name_prefix="optout-scrub")
+    try:
+        while True:
+            chunk = next(chunks, None)
+            if chunk is None and picked is None:
+                # Header only: the output has the header and no rows.
+                chunk = _Chunk(reader.schema.empty_table(), native=[])
+            elif chunk is None:
+                break
+            if picked is None:
+                picked = pick_columns(reader.names, columns, chunk.table, header)
+                summary.columns = tuple(picked)
+                for path in targets:
+                    temp = staged.temp_for(path)
+                    writers.append(
+                        _open_writer(temp, out_fmt, delimiter=out_delimiter, header=header)
+                    )
+            pending.append((chunk, pool.submit(_decide_table, run, chunk.table, picked)))
+            while len(pending) > deciders:
+                finish()
+        while pending:
+            finish()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _write_report(
@@ -1410,11 +1407,9 @@ def _reraise(exc: BaseException) -> NoReturn:
 
 
 def _write_chunk(
-    client: Compliance,
     chunk: _Chunk,
+    decided: _Decided,
     picked: Sequence[str],
-    when: dt.datetime,
-    context: Mapping[str, Any],
     seen: _Seen,
     summary: ScrubSummary,
     writers: Sequence[_Writer],
@@ -1424,7 +1419,7 @@ def _write_chunk(
     width: int,
 ) -> None:
     table = chunk.table
-    arrays, names, any_allowed = _decide_table(client, table, picked, when, context, seen, summary)
+    arrays, names, any_allowed = _settle(decided, picked, table.num_rows, seen, summary)
     out = pa.Table.from_arrays([*table.columns, *arrays], names=[*table.column_names, *names])
     native = chunk.native if native_ok else None
     if not split:
@@ -1454,12 +1449,22 @@ def scrub_table(
     wanted = None if column is None else [column] if isinstance(column, str) else list(column)
     picked = pick_columns(names, wanted, table, True)
     summary = ScrubSummary(columns=tuple(picked))
-    arrays, out_names, _ = _decide_table(client, table, picked, when, context, _Seen(), summary)
+    run = _new_run(client, when, context)
+    seen = _Seen()
+    parts: list[list[pa.Array]] = []
+    out_names: list[str] = list(decision_columns(picked[0], len(picked) > 1))
+    step = DEFAULT_CHUNK_ROWS
+    for start in range(0, max(table.num_rows, 1), step):
+        piece = table.slice(start, step)
+        decided = _decide_table(run, piece, picked)
+        arrays, out_names, _ = _settle(decided, picked, piece.num_rows, seen, summary)
+        parts.append(arrays)
     clash = [n for n in out_names if n in names]
     if clash:
         raise ConfigurationError(f"the data already has a column {clash[0]!r}")
     summary.seconds = time.perf_counter() - started
-    out = pa.Table.from_arrays([*table.columns, *arrays], names=[*names, *out_names])
+    columns = [pa.chunked_array([p[k] for p in parts]) for k in range(len(out_names))]
+    out = pa.Table.from_arrays([*table.columns, *columns], names=[*names, *out_names])
     return out, summary
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from optout._errors import (
     ConfigurationError,
@@ -28,13 +29,13 @@ from optout._registries._base import (
     RegistryKind,
     RegistryOptions,
     unavailable,
-    unknown,
 )
 from optout._registries._snapshot import EPOCH, Days, Keys, e164_keys, open_index
 from optout._registries._store import Answer, RegistryStore, SnapshotInfo
 from optout._timeutil import instant
 
 __all__ = [
+    "Codes",
     "ConsultationCodec",
     "ConsultationRegistry",
     "ConsultationReport",
@@ -44,6 +45,10 @@ __all__ = [
     "SnapshotCodec",
     "SnapshotRegistry",
 ]
+
+
+#: Per-number indexes into a list of distinct answers (``fact_codes``).
+Codes = npt.NDArray[np.int32]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -132,37 +137,68 @@ class SnapshotRegistry(_Bound):
     def _facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]:
         if not numbers:
             return []
+        codes, facts = self._fact_codes(e164_keys(list(numbers)), at)
+        return [facts[c] for c in codes.tolist()]
+
+    def fact_codes(self, keys: Keys, at: dt.datetime) -> tuple[Codes, list[RegistryFact]]:
+        """:meth:`facts` for E.164 keys (``+12025550123`` is ``12025550123``), vectorized:
+        each key's answer as an index into a list of distinct answers."""
+        try:
+            return self._fact_codes(np.asarray(keys, dtype=np.uint64), at)
+        except (OptoutError, OSError) as exc:
+            fact = unavailable(
+                self.id, ["?"], f"{type(exc).__name__}: {exc}", fail_open=self.options.fail_open
+            )[0]
+            return np.zeros(len(keys), dtype=np.int32), [fact]
+
+    def _fact_codes(self, keys: Keys, at: dt.datetime) -> tuple[Codes, list[RegistryFact]]:
+        zeros = np.zeros(len(keys), dtype=np.int32)
         info = self.store.active_snapshot(self.id)
         if info is None:
-            return unknown(
-                self.id, numbers, fail_open=self.options.fail_open, detail="no snapshot imported"
+            fact = RegistryFact(
+                registry=self.id,
+                status="unknown",
+                detail="no snapshot imported",
+                fail_open=self.options.fail_open,
             )
+            return zeros, [fact]
         try:
             index = open_index(info.path, info.checksum)
         except RegistryError as exc:
-            return unavailable(self.id, numbers, str(exc), fail_open=self.options.fail_open)
-        keys = e164_keys(list(numbers))
+            fact = RegistryFact(
+                registry=self.id,
+                status="unavailable",
+                detail=str(exc),
+                fail_open=self.options.fail_open,
+            )
+            return zeros, [fact]
         pos, found = index.positions(keys)
         proof = f"{self.id} snapshot {info.version} ({info.count} numbers, {info.checksum[:16]})"
-        out = []
-        for i in range(len(numbers)):
-            registered = None
-            if found[i] and index.days is not None:
-                day = EPOCH + dt.timedelta(days=int(index.days[pos[i]]))
-                registered = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-            out.append(
-                RegistryFact(
-                    registry=self.id,
-                    status="listed" if found[i] else "clear",
-                    checked_at=info.taken_at,
-                    registered_at=registered,
-                    evidence=proof,
-                    source=info.source[:200],
-                    fail_open=self.options.fail_open,
-                    validity=self.options.validity,
-                )
+        clear = RegistryFact(
+            registry=self.id,
+            status="clear",
+            checked_at=info.taken_at,
+            evidence=proof,
+            source=info.source[:200],
+            fail_open=self.options.fail_open,
+            validity=self.options.validity,
+        )
+        listed = dataclasses.replace(clear, status="listed")
+        codes = found.astype(np.int32)
+        if index.days is None or not found.any():
+            return codes, [clear, listed]
+        days, which = np.unique(np.asarray(index.days[pos[found]]), return_inverse=True)
+        codes[found] = 1 + which.astype(np.int32)
+        facts = [clear] + [
+            dataclasses.replace(
+                listed,
+                registered_at=dt.datetime.combine(
+                    EPOCH + dt.timedelta(days=int(d)), dt.time(), tzinfo=dt.UTC
+                ),
             )
-        return out
+            for d in days.tolist()
+        ]
+        return codes, facts
 
     def _parse(
         self, paths: Iterable[str | os.PathLike[str]]
