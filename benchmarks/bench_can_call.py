@@ -40,9 +40,7 @@ import gc
 import importlib
 import json
 import math
-import os
 import pathlib
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -52,6 +50,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import _synth
 import phonenumbers
 import psycopg
 import sqlalchemy as sa
@@ -397,6 +396,14 @@ def verify(backend: str, stage: str, results: Sequence[object], expected: Sequen
         raise SystemExit(f"[{backend}] {stage}: {wrong} of {len(expected)} answers are wrong")
 
 
+#: This benchmark measures the suppression-list path: no rule packs, no registries (the
+#: rules and registries have benchmarks of their own, bench_rules.py and bench_registry.py).
+SUPPRESSIONS_ONLY: dict[str, Any] = {
+    "rules": optout.RuleBook(packs={}, unsupported="allow"),
+    "registries": [],
+}
+
+
 # -- backends -------------------------------------------------------------------------------
 
 
@@ -404,7 +411,7 @@ def bench_sqlite(workdir: pathlib.Path, dataset: Dataset, **timing: int) -> dict
     path = workdir / "bench.sqlite3"
     for stale in workdir.glob("bench.sqlite3*"):
         stale.unlink()
-    client = optout.Compliance(f"sqlite:///{path}")
+    client = optout.Compliance(f"sqlite:///{path}", **SUPPRESSIONS_ONLY)
     try:
         seconds = load(client.engine, dataset)
         print(
@@ -440,7 +447,7 @@ def postgres_url(given: str | None) -> Iterator[str]:
 
 
 def bench_postgres(url: str, dataset: Dataset, **timing: int) -> dict[str, Any]:
-    client = optout.Compliance(url, migrate=True)
+    client = optout.Compliance(url, migrate=True, **SUPPRESSIONS_ONLY)
     try:
         seconds = load(client.engine, dataset)
         with client.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -467,29 +474,9 @@ def bench_postgres(url: str, dataset: Dataset, **timing: int) -> dict[str, Any]:
 
 
 def machine_details() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram_gib: float | None = None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram_gib = round(int(line.split()[1]) / 2**20, 1)
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": ram_gib,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "optout": optout.__version__,
-        "phonenumbers": phonenumbers.__version__,
-        "sqlalchemy": sa.__version__,
-        "psycopg": psycopg.__version__,
-    }
+    return _synth.machine_details(
+        sqlite=sqlite3.sqlite_version, sqlalchemy=sa.__version__, psycopg=psycopg.__version__
+    )
 
 
 def print_summary(results: dict[str, Any]) -> None:
