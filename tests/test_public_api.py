@@ -20,6 +20,7 @@ EXPECTED = [
     "ConsentList",
     "DatabaseError",
     "Decision",
+    "ErasureReport",
     "Evidence",
     "ImportReport",
     "InvalidNumberError",

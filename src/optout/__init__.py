@@ -24,6 +24,7 @@ from optout._client import (
 from optout._consents import Consent, ConsentList, Registration, RegistrationList
 from optout._db import default_database_url
 from optout._decision import Decision, Evidence, Reason
+from optout._erasure import ErasureReport
 from optout._errors import (
     ConfigurationError,
     DatabaseError,
@@ -61,6 +62,7 @@ __all__ = [
     "ConsentList",
     "DatabaseError",
     "Decision",
+    "ErasureReport",
     "Evidence",
     "ImportReport",
     "InvalidNumberError",

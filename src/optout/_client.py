@@ -48,6 +48,7 @@ __all__ = ["Attempt", "Compliance", "Reservation", "can_call", "default_client",
 
 if TYPE_CHECKING:
     from optout._batch import BatchDecisions
+    from optout._erasure import ErasureReport
 
 _log = logging.getLogger("optout")
 
@@ -788,6 +789,36 @@ class Compliance:
             if mapped is not None:
                 return mapped, value.strip()
         return coerce(Outcome, value, name="outcome"), None
+
+    # -- erasure (GDPR Art. 17; see optout._erasure) ----------------------------------------
+
+    def erase(
+        self,
+        number: str,
+        *,
+        actor: str,
+        reason: str,
+        region: str | None = None,
+        compact: bool = True,
+    ) -> ErasureReport:
+        """Honour an erasure request: forget ``number`` but keep its opt-out, hashed.
+
+        Deletes its consents, attempts, registrations and cached registry answers, keeps
+        (or adds) a permanent global opt-out stored only as the number's keyed hash, and
+        in clear storage rewrites its ledger entries to the hash (the chain still
+        verifies). Needs a hash key (``$OPTOUT_HASH_KEY``, ``$OPTOUT_HASH_KEY_FILE`` or the
+        OS keyring) when numbers are stored in clear. See :func:`optout._erasure.erase`.
+        """
+        from optout._erasure import erase  # noqa: PLC0415 - _erasure imports this module's deps
+
+        return erase(
+            self,
+            number,
+            actor=actor,
+            reason=reason,
+            region=region if region is not None else self._region,
+            compact=compact,
+        )
 
 
 _default_lock = threading.Lock()

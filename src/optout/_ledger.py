@@ -35,6 +35,17 @@ head (:meth:`Ledger.head`) somewhere else from time to time (an export bundle, a
 a notary) and pass it to :meth:`Ledger.verify` as ``anchor``; use a ``key`` kept outside
 the database for signatures.
 
+**Redaction after an erasure request.** :mod:`optout._erasure` may replace the phone
+number in the payloads of old decision rows by its keyed hash (GDPR erasure of a number
+in a database that stores numbers in clear). A row's hash covers its original payload,
+so the rewrite cannot keep that hash valid; instead the erasure appends a ``redaction``
+row, chained like any other, listing each rewritten row's id, its (unchanged) ``hash``
+and the SHA-256 of its new payload. :meth:`Ledger.verify` accepts a row whose hash no
+longer matches only if a later, intact redaction row vouches for exactly that row, that
+hash and that new payload; any other edit still breaks the chain at that row. The
+content of a redacted row before the rewrite cannot be proven any more (that is the
+point); its place in the chain, its time, its answer and its reasons can.
+
 **Hashed numbers.** A ledger bound to a client with hashed number storage
 (``Compliance(hash_numbers=True)``, see :mod:`optout._privacy`) stores the decision's
 number, and the raw input, as the number's keyed hash, in the ``number`` column and in
@@ -65,7 +76,7 @@ from optout._decision import Decision
 from optout._errors import ConfigurationError
 from optout._ledger_schema import change_log, ledger
 from optout._numbers import normalize
-from optout._privacy import CLEAR, Privacy
+from optout._privacy import CLEAR, Privacy, erased_number_hasher
 from optout._schema import consents, suppressions
 from optout._timeutil import instant, utcnow
 from optout._version import __version__
@@ -92,8 +103,9 @@ LedgerMode = Literal["all", "denials", "sample", "off"]
 _MODES = ("all", "denials", "sample", "off")
 
 #: The tables whose changes :func:`record_change` records, and the actions it knows.
-CHANGE_TABLES = frozenset({"suppressions", "consents", "registrations"})
-CHANGE_ACTIONS = frozenset({"insert", "remove", "revoke"})
+#: ``erasures`` holds one row per honoured erasure request (:mod:`optout._erasure`).
+CHANGE_TABLES = frozenset({"suppressions", "consents", "registrations", "erasures"})
+CHANGE_ACTIONS = frozenset({"insert", "remove", "revoke", "erase"})
 
 _BATCH = 1000
 
@@ -148,6 +160,8 @@ class VerifyReport:
         problem: what is wrong with that row, in words.
         head_id: the id of the newest row (``None`` for an empty ledger).
         head_hash: that row's hash: keep it elsewhere to detect a truncated tail later.
+        redacted: how many rows checked were redacted after an erasure request (their
+            payload was rewritten and a later redaction row vouches for the new one).
     """
 
     ok: bool
@@ -156,6 +170,7 @@ class VerifyReport:
     problem: str | None = None
     head_id: int | None = None
     head_hash: str | None = None
+    redacted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -392,6 +407,75 @@ class Ledger:
         """Same as the module function :func:`record_change`."""
         return record_change(conn, table, row_id, action, actor, reason, payload)
 
+    # -- redacting --------------------------------------------------------------------------
+
+    def redact_number(
+        self,
+        conn: sa.Connection,
+        stored: str,
+        replacement: str,
+        secrets: Mapping[str, str],
+        *,
+        actor: str,
+        reason: str,
+    ) -> tuple[list[int], int | None]:
+        """Rewrite the decision rows whose ``number`` is ``stored``; return their ids and
+        the id of the ``redaction`` row appended to vouch for them (``None`` if none).
+
+        In each payload every occurrence of each ``secrets`` key (the number's written
+        forms), and of the raw input the row records, becomes its value (the number's
+        keyed hash); the ``number`` column becomes ``replacement``. Runs in the caller's
+        write transaction ``conn`` (see :meth:`append`), holding the chain's lock.
+        """
+        self._check_connection(conn)
+        self._lock(conn)
+        redacted: list[dict[str, Any]] = []
+        rows = conn.execute(
+            sa.select(ledger.c.id, ledger.c.payload, ledger.c.hash)
+            .where(ledger.c.number == stored, ledger.c.kind == "decision")
+            .order_by(ledger.c.id)
+        ).all()
+        for row in rows:
+            data = json.loads(row.payload)
+            own = dict(secrets)
+            raw = data.get("inputs", {}).get("number")
+            if isinstance(raw, str | int) and sum(c.isdigit() for c in str(raw)) >= 3:
+                own.setdefault(str(raw), replacement)
+            ordered = dict(sorted(own.items(), key=lambda item: -len(item[0])))
+            scrubbed = self.privacy.scrub(data, ordered)
+            if isinstance(scrubbed.get("decision"), dict):
+                scrubbed["decision"]["number"] = replacement
+            payload = canonical_json(scrubbed)
+            conn.execute(
+                sa.update(ledger)
+                .where(ledger.c.id == row.id)
+                .values(payload=payload, number=replacement)
+            )
+            redacted.append(
+                {
+                    "id": int(row.id),
+                    "hash": str(row.hash),
+                    "payload_sha256": hashlib.sha256(payload.encode("ascii")).hexdigest(),
+                }
+            )
+        if not redacted:
+            return [], None
+        entry = canonical_json(
+            {
+                "kind": "redaction",
+                "redacted": redacted,
+                "actor": actor,
+                "reason": reason,
+                "optout": __version__,
+            }
+        )
+        entry_id = self._append(
+            conn,
+            entry,
+            {"kind": "redaction", "decided_at": None, "number": None, "allowed": None, "codes": ""},
+        )
+        return [r["id"] for r in redacted], entry_id
+
     # -- verifying --------------------------------------------------------------------------
 
     def head(self) -> tuple[int, str] | None:
@@ -422,14 +506,15 @@ class Ledger:
 
         The whole check reads one consistent snapshot of the table.
         """
-        checked = 0
+        checked = redacted = 0
         head: tuple[int, str] | None = None
         with translate_errors(self.engine), self._snapshot() as conn:
             anchors = self._checkpoint_anchors(conn)
+            vouched = self._redactions(conn)
             prev: sa.Row[Any] | None = None
             try:
                 for row in self._rows(conn):
-                    self._check_row(row, prev, anchors)
+                    redacted += self._check_row(row, prev, anchors, vouched)
                     checked += 1
                     prev = row
                     if anchor is not None and int(row.id) == anchor[0] and row.hash != anchor[1]:
@@ -453,6 +538,7 @@ class Ledger:
             checked=checked,
             head_id=None if head is None else head[0],
             head_hash=None if head is None else head[1],
+            redacted=redacted,
         )
 
     def _snapshot(self) -> Any:
@@ -472,9 +558,43 @@ class Ledger:
                 continue  # a mangled checkpoint fails its own hash check in the pass
         return out
 
+    def _redactions(self, conn: sa.Connection) -> dict[int, tuple[str, str, int]]:
+        """``redacted id -> (its hash, sha256 of its new payload, the redaction row's id)``
+        from every redaction row (each is checked in the pass like any row)."""
+        out: dict[int, tuple[str, str, int]] = {}
+        for entry_id, text in conn.execute(
+            sa.select(ledger.c.id, ledger.c.payload)
+            .where(ledger.c.kind == "redaction")
+            .order_by(ledger.c.id)
+        ):
+            try:
+                for item in json.loads(text)["redacted"]:
+                    out[int(item["id"])] = (
+                        str(item["hash"]),
+                        str(item["payload_sha256"]),
+                        int(entry_id),
+                    )
+            except (ValueError, KeyError, TypeError):
+                continue  # a mangled redaction row fails its own hash check in the pass
+        return out
+
+    def _vouched(self, row: sa.Row[Any], vouched: Mapping[int, tuple[str, str, int]]) -> int | None:
+        """The id of the later redaction row that vouches for ``row`` as it is, if any."""
+        found = vouched.get(int(row.id))
+        if found is None or found[2] <= int(row.id) or found[0] != row.hash:
+            return None
+        if hashlib.sha256(str(row.payload).encode("utf-8")).hexdigest() != found[1]:
+            return None
+        return found[2]
+
     def _check_row(
-        self, row: sa.Row[Any], prev: sa.Row[Any] | None, anchors: Mapping[int, str]
-    ) -> None:
+        self,
+        row: sa.Row[Any],
+        prev: sa.Row[Any] | None,
+        anchors: Mapping[int, str],
+        vouched: Mapping[int, tuple[str, str, int]],
+    ) -> int:
+        """Raise :class:`_Broken` if ``row`` does not check out; 1 if it is redacted."""
         row_id = int(row.id)
         if prev is None:
             if row_id == 1:
@@ -492,9 +612,13 @@ class Ledger:
                 )
             if row.prev_hash != prev.hash:
                 raise _Broken(row_id, "prev_hash is not the previous entry's hash")
+        redacted = 0
         if self._hash(row.prev_hash, row.payload, row_id, row.recorded_at) != row.hash:
-            raise _Broken(row_id, "the hash does not match the entry's contents")
+            if self._vouched(row, vouched) is None:
+                raise _Broken(row_id, "the hash does not match the entry's contents")
+            redacted = 1
         self._check_columns(row)
+        return redacted
 
     def _check_columns(self, row: sa.Row[Any]) -> None:
         row_id = int(row.id)
@@ -642,17 +766,22 @@ class Ledger:
         e164 = normalize(number, region).e164
         stored = self.privacy.stored(e164)
         with translate_errors(self.engine), self.engine.connect() as conn:
+            erased = erased_number_hasher(conn, self.privacy)
+            own = [stored] if erased is None else [stored, erased.hash(e164)]
+            vouched = self._redactions(conn)
             entries = []
             for row in conn.execute(
                 sa.select(ledger)
                 .where(
-                    ledger.c.number == stored,
+                    ledger.c.number.in_(own),
                     ledger.c.decided_at >= begin,
                     ledger.c.decided_at < finish,
                 )
                 .order_by(ledger.c.id)
             ):
                 recomputed = self._hash(row.prev_hash, row.payload, int(row.id), row.recorded_at)
+                intact = hmac.compare_digest(recomputed, row.hash)
+                redacted_by = None if intact else self._vouched(row, vouched)
                 entries.append(
                     {
                         "id": int(row.id),
@@ -662,7 +791,8 @@ class Ledger:
                         "codes": [c for c in row.codes.split(",") if c],
                         "prev_hash": row.prev_hash,
                         "hash": row.hash,
-                        "hash_ok": hmac.compare_digest(recomputed, row.hash),
+                        "hash_ok": intact or redacted_by is not None,
+                        "redacted_by": redacted_by,
                         "payload": json.loads(row.payload),
                     }
                 )
@@ -671,7 +801,9 @@ class Ledger:
                 for r in conn.execute(
                     sa.select(suppressions)
                     .where(
-                        suppressions.c.value.in_(self.privacy.stored_many(prefix_candidates(e164)))
+                        suppressions.c.value.in_(
+                            self.privacy.stored_many(prefix_candidates(e164)) + own[1:]
+                        )
                     )
                     .order_by(suppressions.c.id)
                 )
@@ -867,7 +999,14 @@ def render_html(bundle: Mapping[str, Any]) -> str:
             if entry.get("allowed")
             else '<span class="bad">DENIED</span>'
         )
-        own = "hash checks out" if entry.get("hash_ok") else "HASH DOES NOT CHECK OUT"
+        own = (
+            f"redacted after an erasure request (entry {_e(entry.get('redacted_by'))} "
+            "vouches for the rewritten payload)"
+            if entry.get("redacted_by") is not None
+            else "hash checks out"
+            if entry.get("hash_ok")
+            else "HASH DOES NOT CHECK OUT"
+        )
         parts.append(
             f"<h3>Entry {_e(entry.get('id'))}: {answer} at {_e(entry.get('decided_at'))}</h3>"
             f"<p>recorded {_e(entry.get('recorded_at'))}; {own}<br>"

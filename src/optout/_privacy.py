@@ -192,16 +192,24 @@ class Privacy:
     ) -> tuple[dict[str, Any], dict[str, Any], str | None]:
         """A decision's dict, its inputs and the ``number`` column, as the ledger stores them.
 
-        Clear mode returns them unchanged. Hashed mode replaces the E.164 number and the raw
-        input wherever they occur (the ``number`` fields, reason messages, evidence) by the
-        number's hash; an input that did not parse is replaced by the hash of its text.
+        Clear mode returns them unchanged, except for an erased number (a denial whose
+        evidence is a suppression entry stored as a keyed hash, see
+        :mod:`optout._erasure`): that one is recorded under that hash, as in hashed mode, so
+        checking an erased number again does not store it in clear. Hashed mode replaces
+        the E.164 number and the raw input wherever they occur (the ``number`` fields,
+        reason messages, evidence) by the number's hash; an input that did not parse is
+        replaced by the hash of its text.
         """
         e164: str | None = decision.get("number")
-        if self.hasher is None:
-            return decision, inputs, e164
         raw = inputs.get("number")
         raw_text = None if raw is None else str(raw)
-        hashed = self.hasher.hash(e164 if e164 is not None else (raw_text or ""))
+        if self.hasher is None:
+            erased = _erased_hash(decision) if e164 is not None else None
+            if erased is None:
+                return decision, inputs, e164
+            hashed = erased
+        else:
+            hashed = self.hasher.hash(e164 if e164 is not None else (raw_text or ""))
         secrets: dict[str, str] = {}
         if raw_text and sum(c.isdigit() for c in raw_text) >= 3:
             secrets[raw_text] = hashed
@@ -222,6 +230,18 @@ class Privacy:
 
 #: Numbers stored as clear E.164 text (the default).
 CLEAR = Privacy()
+
+
+def _erased_hash(decision: Mapping[str, Any]) -> str | None:
+    """The keyed hash of an erased number, from the suppression evidence of its denial."""
+    for item in decision.get("evidence", ()):
+        detail = item.get("detail") if isinstance(item, Mapping) else None
+        if item.get("kind") != "suppression" or not isinstance(detail, Mapping):
+            continue
+        value = detail.get("value")
+        if detail.get("kind") == "number" and isinstance(value, str) and _HASH_RE.match(value):
+            return value
+    return None
 
 
 # -- keys -----------------------------------------------------------------------------------

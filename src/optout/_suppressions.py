@@ -26,8 +26,10 @@ from optout._errors import ConfigurationError, InvalidNumberError, NotFoundError
 from optout._files import atomic_text_file, open_text
 from optout._ledger import record_change
 from optout._numbers import normalize, normalize_region
-from optout._privacy import CLEAR, Privacy
+from optout._privacy import CLEAR, NumberHasher, Privacy, erased_number_hasher
+from optout._schema import settings as _settings
 from optout._schema import suppressions as _t
+from optout._settings import ERASURE_KEY
 from optout._timeutil import instant, parse_instant
 from optout._vocab import Channel, Scope, coerce
 
@@ -202,6 +204,12 @@ class SuppressionList:
     removing, matching and listing by number work as in clear mode; entries read back
     (:meth:`list`, :meth:`iter_active`, :meth:`export_csv`) carry the hashed values,
     which only a database hashed under the same key can import.
+
+    Erased numbers (:mod:`optout._erasure`) in a clear database: their opt-outs are kept as
+    keyed hashes. Every lookup asks, in the same statement, whether the database holds any;
+    from the first one it sees on, it also matches the number's hash under the erasure key
+    (loaded like the storage key, see :func:`optout._privacy.find_key`), and without that
+    key it raises :class:`optout.ConfigurationError` rather than miss an opt-out.
     """
 
     def __init__(
@@ -210,6 +218,8 @@ class SuppressionList:
         self._engine = engine
         self._region = default_region
         self._privacy = privacy
+        # The erasure key of a clear database, once a lookup has seen erased numbers.
+        self._erased: NumberHasher | None = None
 
     @property
     def privacy(self) -> Privacy:
@@ -364,12 +374,13 @@ class SuppressionList:
         """Lift the active entries for ``number`` in this scope; return how many were lifted.
 
         The entries stay in the database with ``removed_at``, ``removed_by`` and
-        ``removed_reason`` set. ``actor`` and ``reason`` are required.
+        ``removed_reason`` set. ``actor`` and ``reason`` are required. The hashed opt-out
+        kept for an erased number is lifted too.
         """
         e164 = normalize(number, region or self._region).e164
         return self._remove(
             "number",
-            self._privacy.stored(e164),
+            e164,
             actor=actor,
             reason=reason,
             scope=scope,
@@ -390,7 +401,7 @@ class SuppressionList:
         """Lift the active prefix entries for ``prefix`` in this scope."""
         return self._remove(
             "prefix",
-            self._privacy.stored(normalize_prefix(prefix)),
+            normalize_prefix(prefix),
             actor=actor,
             reason=reason,
             scope=scope,
@@ -427,7 +438,7 @@ class SuppressionList:
     def _remove(
         self,
         kind: str,
-        value: str,
+        clear: str,
         *,
         actor: str,
         reason: str,
@@ -435,21 +446,25 @@ class SuppressionList:
         scope_value: str | None,
         at: dt.datetime | None,
     ) -> int:
+        """Lift the active ``kind`` entries for ``clear`` (an E.164 number or prefix)."""
         scope_kind, scope_text = _scope(scope, scope_value)
         values = _removal(actor, reason, at)
-        stmt = (
-            sa.update(_t)
-            .where(
-                _t.c.kind == kind,
-                _t.c.value == value,
-                _t.c.scope == scope_kind.value,
-                _t.c.scope_value == scope_text,
-                _t.c.removed_at.is_(None),
-            )
-            .values(**values)
-            .returning(_t.c.id)
-        )
         with writing(self._engine) as conn:
+            stored = [self._privacy.stored(clear)]
+            if kind == "number":
+                stored += self._erased_values(conn, clear)
+            stmt = (
+                sa.update(_t)
+                .where(
+                    _t.c.kind == kind,
+                    _t.c.value.in_(stored),
+                    _t.c.scope == scope_kind.value,
+                    _t.c.scope_value == scope_text,
+                    _t.c.removed_at.is_(None),
+                )
+                .values(**values)
+                .returning(_t.c.id)
+            )
             ids = list(conn.execute(stmt).scalars())
             _removed_history(conn, ids, values)
             return len(ids)
@@ -476,17 +491,18 @@ class SuppressionList:
         block it falls in. With hashed storage the entries' values are the stored hashes.
         """
         stmt = sa.select(_t).order_by(_t.c.id)
-        if number is not None:
-            e164 = normalize(number, region or self._region).e164
-            stmt = stmt.where(
-                _t.c.value.in_(self._privacy.stored_many(prefix_candidates(e164))),
-                sa.or_(_t.c.kind == "prefix", _t.c.value == self._privacy.stored(e164)),
-            )
         if not include_removed:
             stmt = stmt.where(_t.c.removed_at.is_(None))
         if limit is not None:
             stmt = stmt.limit(limit)
+        e164 = None if number is None else normalize(number, region or self._region).e164
         with translate_errors(self._engine), self._engine.connect() as conn:
+            if e164 is not None:
+                own = [self._privacy.stored(e164), *self._erased_values(conn, e164)]
+                stmt = stmt.where(
+                    _t.c.value.in_(self._privacy.stored_many(prefix_candidates(e164)) + own[1:]),
+                    sa.or_(_t.c.kind == "prefix", _t.c.value.in_(own)),
+                )
             return [_row_to_entry(r) for r in conn.execute(stmt)]
 
     def iter_active(self, *, batch_size: int = 10_000) -> Iterator[Suppression]:
@@ -507,13 +523,44 @@ class SuppressionList:
             last = rows[-1].id
 
     def matching(self, conn: sa.Connection, e164: str) -> builtins.list[Suppression]:
-        """Non-removed entries (expired ones too) matching ``e164``, on an open connection."""
+        """Non-removed entries (expired ones too) matching ``e164``, on an open connection.
+
+        In a clear database this includes the hashed opt-out of an erased number (see the
+        class notes).
+
+        Raises:
+            ConfigurationError: the database holds erased numbers' opt-outs and this client
+                has no key, or another key, to match them (it cannot tell; it never allows).
+        """
         candidates = self._privacy.stored_many(prefix_candidates(e164))
         params = {
             "number": self._privacy.stored(e164),
             **{f"c{i}": v for i, v in enumerate(candidates)},
         }
-        return [_row_to_entry(r) for r in conn.execute(_lookup(len(candidates)), params)]
+        if self._privacy.hashed:
+            return [_row_to_entry(r) for r in conn.execute(_lookup(len(candidates)), params)]
+        erased = self._erased
+        if erased is not None:
+            params["erased"] = erased.hash(e164)
+            stmt = _lookup_with_erased(len(candidates))
+            return [_row_to_entry(r) for r in conn.execute(stmt, params)]
+        rows = conn.execute(_lookup_watching(len(candidates)), params).all()
+        if any(r.kind == _ERASED_MARK for r in rows):
+            self._erased = erased_number_hasher(conn, self._privacy)
+            if self._erased is None:  # pragma: no cover - the setting is never deleted
+                raise ConfigurationError("the database's erasure key setting vanished")
+            return self.matching(conn, e164)
+        return [_row_to_entry(r) for r in rows]
+
+    def _erased_values(self, conn: sa.Connection, e164: str) -> builtins.list[str]:
+        """``[hash of e164]`` in a clear database that holds erased numbers, else ``[]``."""
+        if self._privacy.hashed:
+            return []
+        hasher = self._erased or erased_number_hasher(conn, self._privacy)
+        if hasher is None:
+            return []
+        self._erased = hasher
+        return [hasher.hash(e164)]
 
     # -- files ------------------------------------------------------------------------------
 
@@ -724,6 +771,48 @@ def _lookup(candidates: int) -> sa.Select[Any]:
         )
         .order_by(_t.c.id)
     )
+
+
+#: The ``kind`` of the extra row :func:`_lookup_watching` returns when numbers were erased.
+_ERASED_MARK = "erased"
+
+
+@functools.cache
+def _lookup_with_erased(candidates: int) -> sa.Select[Any]:
+    """:func:`_lookup` that also matches the erased number's hash (bind ``erased``)."""
+    return (
+        sa.select(_t)
+        .where(
+            _t.c.value.in_(
+                [sa.bindparam(f"c{i}") for i in range(candidates)] + [sa.bindparam("erased")]
+            ),
+            _t.c.removed_at.is_(None),
+            sa.or_(
+                _t.c.kind == "prefix",
+                _t.c.value == sa.bindparam("number"),
+                _t.c.value == sa.bindparam("erased"),
+            ),
+        )
+        .order_by(_t.c.id)
+    )
+
+
+@functools.cache
+def _lookup_watching(candidates: int) -> sa.CompoundSelect[Any]:
+    """:func:`_lookup`, plus one marker row (``kind`` ``"erased"``, other columns NULL)
+    when the database records an erasure key: the clear-mode lookup until erasures exist.
+
+    A ``UNION ALL`` with a primary-key probe of ``settings`` costs about 2 us on SQLite and
+    7 us on PostgreSQL, against 17 us and 70 us for a second statement.
+    """
+    marker = [
+        sa.literal(_ERASED_MARK, _t.c.kind.type).label("kind")
+        if column.name == "kind"
+        else sa.cast(sa.null(), column.type).label(column.name)
+        for column in _t.c
+    ]
+    watch = sa.select(*marker).where(_settings.c.key == ERASURE_KEY)
+    return sa.union_all(_lookup(candidates).order_by(None), watch).order_by(sa.literal_column("id"))
 
 
 def _name(source: object) -> str:
