@@ -31,7 +31,7 @@ from optout._timeutil import parse_instant, utcnow
 from optout._version import __version__
 from optout._vocab import Channel, Outcome, Purpose, Scope, Technology
 
-__all__ = ["main"]
+__all__ = ["ENV_HASH_NUMBERS", "main"]
 
 EXIT_OK = 0
 EXIT_DENIED = 1
@@ -45,12 +45,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+#: Set to 1 to store and look up phone numbers as keyed hashes (like ``--hash-numbers``).
+ENV_HASH_NUMBERS = "OPTOUT_HASH_NUMBERS"
+
+_HASH_HELP = (
+    "store and look up phone numbers only as keyed hashes (HMAC-SHA256); the key comes "
+    "from $OPTOUT_HASH_KEY, $OPTOUT_HASH_KEY_FILE (a file only its owner can read) or the "
+    f"OS keyring (default: ${ENV_HASH_NUMBERS}, else off)"
+)
+
+
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database",
         metavar="URL",
         default=None,
         help="database URL (default: $OPTOUT_DATABASE_URL, else the user's SQLite file)",
+    )
+    # Also accepted after the command; SUPPRESS keeps the global value when it is absent.
+    parser.add_argument(
+        "--hash-numbers",
+        action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help=_HASH_HELP,
     )
 
 
@@ -134,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 allowed/ok, 1 denied, 2 usage, input or database error.",
     )
     parser.add_argument("--version", action="version", version=f"optout {__version__}")
+    parser.add_argument(
+        "--hash-numbers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=_HASH_HELP,
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = commands.add_parser(
@@ -424,6 +447,31 @@ def build_parser() -> argparse.ArgumentParser:
     apurge.add_argument("--actor", default=None, help="who purges (recorded in the checkpoint)")
     _add_db(apurge)
 
+    erase = commands.add_parser(
+        "erase",
+        help="honour a right-to-erasure request: forget a number, keep its opt-out hashed",
+        description="Delete the number's consents, attempts, registrations and cached "
+        "registry answers; keep a permanent global opt-out stored only as the number's "
+        "keyed hash (HMAC-SHA256), so it is never called again; in clear storage, rewrite "
+        "its ledger entries to the hash (the chain still verifies). Recorded with who and "
+        "why. Needs the hash key ($OPTOUT_HASH_KEY, $OPTOUT_HASH_KEY_FILE or the keyring).",
+    )
+    erase.add_argument("number", metavar="NUMBER", help="the number to forget")
+    erase.add_argument("--actor", required=True, help="who carries out the request")
+    erase.add_argument(
+        "--reason", required=True, help="why, e.g. the request's ticket (not the number)"
+    )
+    erase.add_argument("--country", default=None, metavar="CC", help="region for national numbers")
+    erase.add_argument(
+        "--no-vacuum",
+        dest="vacuum",
+        action="store_false",
+        help="SQLite: do not rewrite the file afterwards (VACUUM holds the write lock; run it "
+        "later, or deleted copies may survive in free pages)",
+    )
+    erase.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_db(erase)
+
     doctor = commands.add_parser(
         "doctor",
         help="check the database, registry data, time-zone data and the ledger",
@@ -442,9 +490,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _hash_numbers(args: argparse.Namespace) -> bool:
+    """``--hash-numbers`` / ``--no-hash-numbers``, else ``$OPTOUT_HASH_NUMBERS``, else off."""
+    chosen = getattr(args, "hash_numbers", None)
+    if chosen is not None:
+        return bool(chosen)
+    text = os.environ.get(ENV_HASH_NUMBERS, "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigurationError(
+        f"${ENV_HASH_NUMBERS} must be 1 (hash numbers) or 0 (clear), got {text!r}"
+    )
+
+
 def _client(args: argparse.Namespace, **kwargs: Any) -> Compliance:
     # The CLI records every decision it makes in the ledger (the library's default is off).
     kwargs.setdefault("ledger", "all")
+    kwargs.setdefault("hash_numbers", _hash_numbers(args))
     policies = tuple(Policy.load(p) for p in getattr(args, "policy", []))
     skip = getattr(args, "skip_unconfirmed", False)
     if policies or skip:
@@ -977,6 +1045,41 @@ def _cmd_audit(args: argparse.Namespace, out: Console) -> int:
         return EXIT_OK
 
 
+def _cmd_erase(args: argparse.Namespace, out: Console) -> int:
+    from optout._erasure import erase  # noqa: PLC0415
+
+    with _client(args) as client:
+        report = erase(
+            client,
+            args.number,
+            actor=args.actor,
+            reason=args.reason,
+            region=args.country,
+            source="cli",
+            compact=args.vacuum,
+        )
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        return EXIT_OK
+    ledger = (
+        f"; {len(report.ledger_redacted)} ledger entries redacted (entry "
+        f"{report.redaction_entry} vouches for them)"
+        if report.ledger_redacted
+        else ""
+    )
+    out.print(
+        f"erased: the opt-out is kept as entry {report.opt_out_id} under the keyed hash "
+        f"{report.number_hash[:19]}...; deleted {report.consents} consents, "
+        f"{report.attempts} attempts, {report.registrations} registrations, "
+        f"{report.registry_answers} registry answers{ledger}; recorded as change "
+        f"{report.change_id}",
+        highlight=False,
+    )
+    if report.compacted is False:
+        out.print("warning: the SQLite file could not be compacted; run VACUUM later")
+    return EXIT_OK
+
+
 def _cmd_doctor(args: argparse.Namespace, out: Console) -> int:
     from optout._doctor import run_doctor  # noqa: PLC0415
 
@@ -1003,6 +1106,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "rules": _cmd_rules,
     "registry": _cmd_registry,
     "audit": _cmd_audit,
+    "erase": _cmd_erase,
     "doctor": _cmd_doctor,
     "db": _cmd_db,
 }

@@ -3,8 +3,9 @@
 :func:`run_doctor` inspects a client and returns a list of :class:`Check` values: the
 database and its schema, the freshness of every registry's data against the legal
 validity in the packs, the time-zone, holiday and numbering data in use, the integrity of
-the decision ledger, and every condition under which decisions currently fail closed
-(deny because optout cannot tell) or are loosened on purpose.
+the decision ledger, how phone numbers are stored (clear or keyed hashes, with the key's
+fingerprint, never the key), and every condition under which decisions currently fail
+closed (deny because optout cannot tell) or are loosened on purpose.
 
 Statuses: ``ok``; ``warn`` (works, but look: data about to expire, a loosening in force,
 time-zone data that differs between sources); ``fail`` (some or all calls are denied
@@ -28,9 +29,12 @@ import sqlalchemy as sa
 from optout._db import current_revision, head_revision, translate_errors
 from optout._errors import OptoutError
 from optout._ledger import Ledger
+from optout._ledger_schema import change_log
+from optout._privacy import erased_number_hasher
 from optout._registries._base import RegistryKind
 from optout._rules._calendar import holidays_version
 from optout._rules._model import Confidence, RegistryRule
+from optout._settings import ERASURE_KEY, NUMBER_STORAGE, read_setting
 from optout._timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -336,6 +340,38 @@ def _ledger_check(client: Compliance) -> Check:
     )
 
 
+def _storage_check(client: Compliance) -> Check:
+    """How numbers are stored, the key's fingerprint, and erased numbers' opt-outs."""
+    privacy = client.privacy
+    try:
+        with translate_errors(client.engine), client.engine.connect() as conn:
+            stored = read_setting(conn, NUMBER_STORAGE)
+            erasure = read_setting(conn, ERASURE_KEY)
+            erasures = conn.execute(
+                sa.select(sa.func.count()).where(change_log.c.table_name == "erasures")
+            ).scalar_one()
+            erased_hasher = erased_number_hasher(conn, privacy)
+    except OptoutError as exc:
+        return Check("number storage", "fail", str(exc))
+    if privacy.hasher is not None:
+        recorded = stored.get("key_fingerprint") if isinstance(stored, dict) else None
+        detail = (
+            "phone numbers are stored as keyed hashes (HMAC-SHA256, scheme h1); key "
+            f"fingerprint {privacy.hasher.fingerprint}"
+            + (", as the database records" if recorded == privacy.hasher.fingerprint else "")
+        )
+    else:
+        detail = "phone numbers are stored in clear (E.164 text); no hash key in use"
+    if erasures:
+        detail += f"; {erasures} erasure request{'s' if erasures != 1 else ''} honoured"
+    if erased_hasher is not None and isinstance(erasure, dict):
+        detail += (
+            "; the opt-outs of erased numbers are keyed hashes under key fingerprint "
+            f"{erased_hasher.fingerprint}, and this client has that key"
+        )
+    return Check("number storage", "ok", detail)
+
+
 def fail_closed_conditions(client: Compliance, *, now: dt.datetime | None = None) -> list[str]:
     """Every condition under which decisions currently deny for want of data or coverage.
 
@@ -408,6 +444,7 @@ def run_doctor(client: Compliance, *, now: dt.datetime | None = None) -> list[Ch
     reachable = checks[0].status == "ok"
     closed: list[str] = []
     if reachable:
+        checks.append(_storage_check(client))
         try:
             registry_checks, closed = _registry_checks(client, when)
         except OptoutError as exc:
