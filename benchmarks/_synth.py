@@ -170,3 +170,213 @@ def machine_details(**versions: str) -> dict[str, Any]:
         "numpy": np.__version__,
         **versions,
     }
+
+
+# -- lead lists -----------------------------------------------------------------------------
+
+#: Share of each country in a generated lead list (a US-centred contact centre's mix).
+LEAD_COUNTRIES: dict[str, float] = {
+    "US": 0.72,
+    "CA": 0.05,
+    "GB": 0.05,
+    "IT": 0.05,
+    "FR": 0.04,
+    "DE": 0.04,
+    "ES": 0.02,
+    "AU": 0.02,
+    "BR": 0.01,
+}
+#: Messy formats: (name, share of the messy rows, needs libphonenumber).
+MESSY_STYLES: tuple[tuple[str, float, bool], ...] = (
+    ("spaces", 0.20, False),  # (202) 555-0123  |  +44 207 946 0123
+    ("dashes", 0.15, False),  # 202-555-0123    |  +44-207-946-0123
+    ("dots", 0.10, False),  # 202.555.0123    |  +44.207.946.0123
+    ("trunk", 0.10, False),  # 1-202-555-0123  |  011 44 2079460123 (dialled from the US)
+    ("national", 0.15, False),  # 2025550123      |  +442079460123 with inner spaces
+    ("text", 0.10, True),  # tel: +1 202 555 0123
+    ("extension", 0.05, True),  # +1 202 555 0123 ext. 12
+    ("label", 0.10, True),  # 202-555-0123 (mobile)
+    ("garbage", 0.05, True),  # n/a, unknown, 12345, empty
+)
+_FIRST = ["Ada", "Bruno", "Chiara", "Dev", "Elif", "Femi", "Greta", "Hugo", "Ines", "Jun"]
+_LAST = ["Rossi", "Smith", "Garcia", "Muller", "Martin", "Silva", "Brown", "Tanaka", "Ngata"]
+_CITIES = ["Springfield", "Riverton", "Lakeside", "Hillview", "Bayport", "Oakdale"]
+_NOTES = ["", "", "", "", "", "", "", "", 'asked to "call back", later', "web form, 2026"]
+
+
+def nanp_area_codes(region: str) -> list[int]:
+    """Area codes libphonenumber accepts as geographic numbers of ``region`` (US or CA)."""
+    kinds = {
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+    codes = []
+    for npa in range(200, 1000):
+        number = phonenumbers.parse(f"+1{npa}2345678")
+        if phonenumbers.region_code_for_number(number) == region and (
+            phonenumbers.number_type(number) in kinds
+        ):
+            codes.append(npa)
+    return codes
+
+
+def _patterns(region: str) -> list[tuple[int, int, int]]:
+    """(head, random digits, head length) from the region's example fixed and mobile numbers:
+    ``+<country code><head>`` followed by random digits."""
+    out = []
+    cc = phonenumbers.country_code_for_region(region)
+    for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is None:
+            continue
+        nsn = phonenumbers.national_significant_number(example)
+        tail = min(6, len(nsn) - 2)
+        head = f"{cc}{nsn[:-tail]}"
+        out.append((int(head), tail, len(head)))
+    return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Leads:
+    """A generated lead list: E.164 keys, each row's country, and the phone text."""
+
+    keys: U64
+    country: npt.NDArray[np.int8]  # index into LEAD_COUNTRIES
+    listed: npt.NDArray[np.bool_]  # a US number the registry plan lists
+    phone: list[str] | None  # the phone column as typed (None: clean, "+" + key)
+    messy_rows: I64
+
+
+def make_leads(plan: Plan, rows: int, messy: float, seed: int, listed_share: float) -> Leads:
+    """Distinct-ish numbers from nine countries; ``messy`` of the rows formatted badly.
+
+    US numbers come from ``plan``'s area codes, ``listed_share`` of them listed in its
+    registry; the other countries' numbers are libphonenumber example numbers with random
+    trailing digits (a few turn out invalid, like real lists).
+    """
+    rng = np.random.default_rng(seed)
+    names = list(LEAD_COUNTRIES)
+    country = rng.choice(len(names), size=rows, p=np.array(list(LEAD_COUNTRIES.values()))).astype(
+        np.int8
+    )
+    keys = np.zeros(rows, dtype=np.uint64)
+    listed = np.zeros(rows, dtype=bool)
+    us = np.flatnonzero(country == names.index("US"))
+    share = plan.counts / plan.counts.sum()
+    area = rng.choice(len(plan.npas), size=len(us), p=share).astype(np.intp)
+    wants = rng.random(len(us)) < listed_share
+    span = np.where(wants, plan.counts[area], LOCALS - plan.counts[area])
+    k = np.floor(rng.random(len(us)) * span).astype(np.int64)
+    k += np.where(wants, 0, plan.counts[area])
+    keys[us] = plan.keys(area, k)
+    listed[us] = wants
+    ca = np.flatnonzero(country == names.index("CA"))
+    ca_codes = np.array(nanp_area_codes("CA"), dtype=np.uint64)
+    local = rng.integers(2_000_000, 10_000_000, len(ca)).astype(np.uint64)
+    keys[ca] = (
+        np.uint64(NANP)
+        + ca_codes[rng.integers(0, len(ca_codes), len(ca))] * np.uint64(10_000_000)
+        + local
+    )
+    for index, region in enumerate(names):
+        if region in ("US", "CA"):
+            continue
+        rows_of = np.flatnonzero(country == index)
+        patterns = _patterns(region)
+        which = rng.integers(0, len(patterns), len(rows_of))
+        for p, (head, tail, _) in enumerate(patterns):
+            sel = rows_of[which == p]
+            keys[sel] = np.uint64(head) * np.uint64(10**tail) + rng.integers(
+                0, 10**tail, len(sel)
+            ).astype(np.uint64)
+    messy_rows = np.flatnonzero(rng.random(rows) < messy)
+    phone: list[str] | None = None
+    if len(messy_rows):
+        phone = ["+" + str(k) for k in keys.tolist()]
+        styles = rng.choice(
+            len(MESSY_STYLES), size=len(messy_rows), p=[s for _, s, _ in MESSY_STYLES]
+        )
+        extras = rng.integers(0, 100, len(messy_rows))
+        for i, style, extra in zip(
+            messy_rows.tolist(), styles.tolist(), extras.tolist(), strict=True
+        ):
+            phone[i] = _messy(phone[i], MESSY_STYLES[style][0], extra)
+    return Leads(keys=keys, country=country, listed=listed, phone=phone, messy_rows=messy_rows)
+
+
+def _messy(e164: str, style: str, extra: int) -> str:
+    digits = e164[1:]
+    if digits.startswith("1") and len(digits) == 11:  # NANP, dialled from the US
+        npa, nxx, line = digits[1:4], digits[4:7], digits[7:]
+        return {
+            "spaces": f"({npa}) {nxx}-{line}",
+            "dashes": f"{npa}-{nxx}-{line}",
+            "dots": f"{npa}.{nxx}.{line}",
+            "trunk": f"1-{npa}-{nxx}-{line}",
+            "national": f"{npa}{nxx}{line}",
+            "text": f"tel: +1 {npa} {nxx} {line}",
+            "extension": f"+1 {npa} {nxx} {line} ext. {extra}",
+            "label": f"{npa}-{nxx}-{line} (mobile)",
+            "garbage": ("n/a", "unknown", str(extra), "")[extra % 4],
+        }[style]
+    head, mid, rest = digits[:2], digits[2:5], digits[5:]
+    return {
+        "spaces": f"+{head} {mid} {rest[:3]} {rest[3:]}",
+        "dashes": f"+{head}-{mid}-{rest}",
+        "dots": f"+{head}.{mid}.{rest}",
+        "trunk": f"011 {digits}",
+        "national": f"+{head} {mid}{rest}",
+        "text": f"tel: +{head} {mid} {rest}",
+        "extension": f"+{head} {mid} {rest} ext. {extra}",
+        "label": f"+{digits} (mobile)",
+        "garbage": ("n/a", "unknown", str(extra), "")[extra % 4],
+    }[style]
+
+
+def write_leads(leads: Leads, path: pathlib.Path, seed: int) -> int:
+    """Write ``leads`` as a CSV lead file (id, names, email, phone, city, notes)."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+    import pyarrow.csv as pacsv  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed + 7)
+    n = len(leads.keys)
+    step = 1_000_000
+    with pacsv.CSVWriter(
+        str(path),
+        pa.schema(
+            [(c, pa.string()) for c in ("lead_id", "first_name", "last_name", "email")]
+            + [(c, pa.string()) for c in ("phone", "city", "notes")]
+        ),
+    ) as out:
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            ids = pc.cast(pa.array(np.arange(start, stop)), pa.string())
+            first = pa.array(_FIRST).take(pa.array(rng.integers(0, len(_FIRST), stop - start)))
+            last = pa.array(_LAST).take(pa.array(rng.integers(0, len(_LAST), stop - start)))
+            email = pc.binary_join_element_wise(
+                pc.utf8_lower(first), ".", pc.utf8_lower(last), ids, "@example.com", ""
+            )
+            if leads.phone is None:
+                phone = pc.binary_join_element_wise(
+                    "+", pc.cast(pa.array(leads.keys[start:stop]), pa.string()), ""
+                )
+            else:
+                phone = pa.array(leads.phone[start:stop], pa.string())
+            city = pa.array(_CITIES).take(pa.array(rng.integers(0, len(_CITIES), stop - start)))
+            notes = pa.array(_NOTES).take(pa.array(rng.integers(0, len(_NOTES), stop - start)))
+            out.write_table(
+                pa.table(
+                    {
+                        "lead_id": ids,
+                        "first_name": first,
+                        "last_name": last,
+                        "email": email,
+                        "phone": phone,
+                        "city": city,
+                        "notes": notes,
+                    }
+                )
+            )
+    return path.stat().st_size

@@ -56,11 +56,12 @@ from optout._db import translate_errors
 from optout._decision import Decision
 from optout._errors import InvalidNumberError
 from optout._facts import Needs, needs_of
-from optout._fastnum import e164_strings, key_digits, key_prefix, normalize_keys
+from optout._fastnum import distinct, e164_strings, key_digits, key_prefix, normalize_keys
 from optout._ledger_schema import change_log as _log_table
 from optout._location import Location, locate, nanp_states
 from optout._numbers import MAX_INPUT_LENGTH, PhoneNumber, normalize, normalize_region
 from optout._privacy import HASH_PREFIX, Privacy
+from optout._registries._base import codes_of
 from optout._rules._decide import RuleCall
 from optout._rules._engine import AttemptFact, BoundRule, RegistryFact
 from optout._rules._model import CapRule, CooldownRule, RegistryRule
@@ -68,7 +69,7 @@ from optout._schema import attempts as _a
 from optout._schema import consents as _c
 from optout._schema import registrations as _r
 from optout._schema import suppressions as _s
-from optout._suppressions import Suppression, prefix_candidates
+from optout._suppressions import Suppression, _row_to_entry, prefix_candidates
 from optout._timeutil import instant
 from optout._vocab import Channel, NumberType, Outcome, Purpose, Technology, coerce
 
@@ -228,7 +229,7 @@ def _keys_of(values: list[str]) -> _Keys:
         pc.cast(pc.utf8_slice_codeunits(arr, 1), pa.uint64()).to_numpy(zero_copy_only=False),
         dtype=np.uint64,
     )
-    return np.unique(keys)
+    return distinct(keys)[0]
 
 
 def _member(sorted_keys: _Keys, keys: _Keys) -> _Bools:
@@ -245,7 +246,9 @@ class _Stored:
     version: tuple[Any, ...]
     hashed: bool
     # Clear storage: sorted keys, and prefix entries as sorted ints per digit count.
-    suppressed: _Keys
+    suppressed: _Keys  # numbers with an entry other than a global, lasting number entry
+    simple: _Keys  # numbers whose entries are all global, lasting number entries...
+    simple_count: _IntArray  # ...and how many each has
     prefixes: dict[int, _IntArray]
     consents: _Keys
     registrations: _Keys
@@ -269,11 +272,13 @@ def _load_stored(
 ) -> _Stored:
     hashed = privacy.hashed
     numbers: list[str] = []
+    simple: dict[str, int] = {}
     hashes: set[str] = set()
     by_length: dict[int, list[int]] = {}
-    for kind, value in conn.execute(
-        sa.select(_s.c.kind, _s.c.value).where(_s.c.removed_at.is_(None))
-    ):
+    stmt = sa.select(_s.c.kind, _s.c.value, _s.c.scope, _s.c.expires_at).where(
+        _s.c.removed_at.is_(None)
+    )
+    for kind, value, scope, expires in conn.execute(stmt):
         if value.startswith(HASH_PREFIX):
             hashes.add(value)
         elif kind == "prefix":
@@ -281,9 +286,20 @@ def _load_stored(
             if digits.isdigit() and len(digits) <= 18:
                 by_length.setdefault(len(digits), []).append(int(digits))
         elif kind == "number":
-            numbers.append(value)
+            if scope == "global" and expires is None:
+                simple[value] = simple.get(value, 0) + 1
+            else:
+                numbers.append(value)
         else:  # a marker row (e.g. of erased numbers): the hashes above cover it
             continue
+    complex_keys = _keys_of(numbers)
+    # A number with any other entry is decided on its own, whatever its simple ones.
+    simple_keys = _keys_of(list(simple))
+    counts = np.zeros(len(simple_keys), dtype=np.int64)
+    for value, count in simple.items():
+        digits = value[1:]
+        if digits.isdigit() and 0 < len(digits) <= 19 and digits[0] != "0":
+            counts[np.searchsorted(simple_keys, np.uint64(int(digits)))] += count
 
     def distinct(table: sa.Table, *where: Any) -> list[str]:
         stmt = sa.select(table.c.number).where(*where).distinct()
@@ -313,7 +329,9 @@ def _load_stored(
     return _Stored(
         version=version,
         hashed=hashed,
-        suppressed=np.zeros(0, dtype=np.uint64) if hashed else _keys_of(numbers),
+        suppressed=np.zeros(0, dtype=np.uint64) if hashed else complex_keys,
+        simple=np.zeros(0, dtype=np.uint64) if hashed else simple_keys,
+        simple_count=np.zeros(0, dtype=np.int64) if hashed else counts,
         prefixes={k: np.unique(np.array(v, dtype=np.int64)) for k, v in by_length.items()},
         consents=consent_keys,
         registrations=registration_keys,
@@ -337,11 +355,7 @@ def _fallback_codes(
     facts = backend.facts(numbers, at)
     if len(facts) != len(numbers):
         raise ValueError(f"{len(facts)} answers for {len(numbers)} numbers")
-    index: dict[RegistryFact, int] = {}
-    codes = np.fromiter(
-        (index.setdefault(f, len(index)) for f in facts), dtype=np.int32, count=len(facts)
-    )
-    return codes, list(index)
+    return codes_of(facts)
 
 
 def _registry_codes(
@@ -440,6 +454,8 @@ class _Unit:
     location: Location
     person: str | None
     facts: CallFacts
+    loc: int  # location id
+    kind: int  # line type code
 
 
 class BatchRun:
@@ -722,7 +738,7 @@ class BatchRun:
             loc_key = (
                 ((region[shared] + 1) << 40) | (rows.zones[valid][shared] << 20) | place[shared]
             )
-            uniq, first, inverse = np.unique(loc_key, return_index=True, return_inverse=True)
+            uniq, first, inverse = distinct(loc_key)
             ids = np.empty(len(uniq), dtype=np.int64)
             with self._lock:
                 for j, (lk, f) in enumerate(zip(uniq.tolist(), first.tolist(), strict=True)):
@@ -828,9 +844,12 @@ class BatchRun:
             with self._lock:
                 self._abandonment_counts(conn, periods)
             special = rows.state == _SPECIAL
-            special[with_key] |= self._has_stored(
+            hit, simple = self._has_stored(
                 stored, rows, with_key, need_hist, need_cons, need_regs, persons
             )
+            special[with_key] |= hit
+            suppressed = np.zeros(n, dtype=np.int64)
+            suppressed[with_key] = simple
             # Registry answers for every valid row with a key, per registry.
             registry_names = sorted({name for p in profiles for name in p.registries})
             reg_codes: dict[str, npt.NDArray[np.int32]] = {}
@@ -847,11 +866,12 @@ class BatchRun:
             )
         ordinary = np.flatnonzero((rows.state == _VALID) & ~special)
         group_of, groups = self._group(
-            rows, ordinary, loc_of, prof_of, profiles, reg_codes, reg_facts
+            rows, ordinary, suppressed, loc_of, prof_of, profiles, reg_codes, reg_facts
         )
         return self._result(
             rows,
             persons,
+            suppressed,
             loc_of,
             ordinary,
             group_of,
@@ -871,11 +891,16 @@ class BatchRun:
         need_cons: _Bools,
         need_regs: _Bools,
         persons: list[str | None] | None,
-    ) -> _Bools:
-        """For the rows in ``with_key``: whether stored facts make them a special case."""
+    ) -> tuple[_Bools, _IntArray]:
+        """For the rows in ``with_key``: whether stored facts make them a special case, and
+        how many global, lasting number entries suppress each of the others."""
         keys = rows.key[with_key]
+        simple = np.zeros(len(keys), dtype=np.int64)
         if not stored.hashed:
             hit = _member(stored.suppressed, keys)
+            if len(stored.simple):
+                pos = np.minimum(np.searchsorted(stored.simple, keys), len(stored.simple) - 1)
+                simple = np.where(stored.simple[pos] == keys, stored.simple_count[pos], 0)
             if stored.prefixes:
                 digits = key_digits(keys)
                 for length, values in stored.prefixes.items():
@@ -906,7 +931,7 @@ class BatchRun:
                 dtype=bool,
             )
             hit |= need_hist[with_key] & has
-        return hit
+        return hit, np.where(hit, 0, simple)
 
     def _hashed_hits(
         self,
@@ -973,7 +998,16 @@ class BatchRun:
         e164s = sorted({p.e164 for p in phones})
         privacy = self.client.privacy
         call = self.template
-        sups = _suppressions(conn, e164s, call, privacy, self.client.suppressions)
+        stored = self._stored
+        batched = stored is not None and not stored.hashed and not stored.suppressed_hashes
+        sups = _suppressions(
+            conn,
+            e164s,
+            call,
+            privacy,
+            self.client.suppressions,
+            prefix_lengths=sorted(stored.prefixes) if stored is not None and batched else None,
+        )
         profs = [self.profile(int(loc_of[i]), int(rows.kind[i])) for i in members]
         history = [
             p.e164 for p, prof in zip(phones, profs, strict=True) if prof.needs.history is not None
@@ -1043,7 +1077,10 @@ class BatchRun:
                 attempts=unit_attempts,
                 abandonment=tuple(self._abandonment[p] for p in prof.needs.abandonment),
             )
-            units.append(_Unit(phone, self.locations.values[int(loc_of[i])], who, facts))
+            loc = int(loc_of[i])
+            units.append(
+                _Unit(phone, self.locations.values[loc], who, facts, loc, int(rows.kind[i]))
+            )
         return units, unit_of
 
     def _canon(self, name: str, fact: RegistryFact) -> RegistryFact:
@@ -1060,16 +1097,20 @@ class BatchRun:
         self,
         rows: _Rows,
         ordinary: _IntArray,
+        suppressed: _IntArray,
         loc_of: _IntArray,
         prof_of: _IntArray,
         profiles: list[_Profile],
         reg_codes: dict[str, npt.NDArray[np.int32]],
         reg_facts: dict[str, list[RegistryFact]],
     ) -> tuple[_IntArray, list[_Group]]:
-        """Rows without stored facts, grouped by everything their rules read."""
+        """Rows without stored facts (but global, lasting number suppressions), grouped by
+        everything their rules read."""
         if not len(ordinary):
             return np.zeros(0, dtype=np.int64), []
-        sig = loc_of[ordinary] * len(_KINDS) + rows.kind[ordinary]
+        count = suppressed[ordinary]
+        sig = (loc_of[ordinary] * len(_KINDS) + rows.kind[ordinary]) * (int(count.max()) + 1)
+        sig += count
         canon_facts: dict[str, list[RegistryFact]] = {}
         canon_rows: dict[str, _IntArray] = {}
         for name in sorted(reg_codes):
@@ -1079,51 +1120,95 @@ class BatchRun:
             )
             canon_facts[name] = canon.values
             code = canon_rows[name] = remap[reg_codes[name][ordinary]]  # -1: not needed
-            _, dense = np.unique(sig, return_inverse=True)
-            sig = dense.astype(np.int64) * (len(canon.values) + 1) + (code + 1)
-        uniq, first, group_of = np.unique(sig, return_index=True, return_inverse=True)
+            radix = len(canon.values) + 1
+            if int(sig.max()) >= (1 << 62) // radix:  # renumber before it could overflow
+                sig = distinct(sig)[2]
+            sig = sig * radix + (code + 1)
+        _, first, group_of = distinct(sig)
         groups: list[_Group] = []
-        abandonment = self._abandonment
         for f in first.tolist():
             i = int(ordinary[f])
-            loc, kind = int(loc_of[i]), int(rows.kind[i])
             prof = profiles[int(prof_of[i])]
             facts = tuple(canon_facts[name][int(canon_rows[name][f])] for name in prof.registries)
-            cache_key = (loc, kind, facts)
-            with self._lock:
-                group = self._groups.get(cache_key)
-            if group is None:
-                phone = self.phone(rows, i)
-                call = dataclasses.replace(self.template, phone=phone)
-                outcome = outcome_of(
-                    self.book,
-                    call,
-                    self.locations.values[loc],
-                    CallFacts(
-                        registry=facts,
-                        abandonment=tuple(abandonment[p] for p in prof.needs.abandonment),
-                    ),
-                )
-                next_text: str | None = None
-                if outcome.reasons:
-                    next_at = outcome.next_allowed(self.at)
-                    if next_at is not None:
-                        next_text = next_at.astimezone(self.at.tzinfo).isoformat()
+            group = self._group_answer(int(loc_of[i]), int(rows.kind[i]), facts, prof, rows, i)
+            times = int(count[f])
+            if times:
+                # Each entry denies for good: its code first, and no next allowed instant.
                 group = _Group(
-                    codes=tuple(r.code for r in outcome.reasons),
-                    next_text=next_text,
-                    registry_text=";".join(_registry_token(x) for x in facts),
+                    codes=("suppression.number",) * times + group.codes,
+                    next_text=None,
+                    registry_text=group.registry_text,
                 )
-                with self._lock:
-                    self._groups[cache_key] = group
             groups.append(group)
-        del uniq
         return np.asarray(group_of, dtype=np.int64), groups
 
+    def _group_answer(
+        self,
+        loc: int,
+        kind: int,
+        facts: tuple[RegistryFact, ...],
+        prof: _Profile,
+        rows: _Rows | None,
+        i: int,
+        phone: PhoneNumber | None = None,
+    ) -> _Group:
+        """The rules' answer for a call with no stored facts (cached for the run):
+        ``facts`` are the registry answers as :meth:`_canon` gives them."""
+        cache_key = (loc, kind, facts)
+        with self._lock:
+            group = self._groups.get(cache_key)
+        if group is not None:
+            return group
+        if phone is None:
+            assert rows is not None
+            phone = self.phone(rows, i)
+        call = dataclasses.replace(self.template, phone=dataclasses.replace(phone, extension=None))
+        outcome = outcome_of(
+            self.book,
+            call,
+            self.locations.values[loc],
+            CallFacts(
+                registry=facts,
+                abandonment=tuple(self._abandonment[p] for p in prof.needs.abandonment),
+            ),
+        )
+        next_text: str | None = None
+        if outcome.reasons:
+            next_at = outcome.next_allowed(self.at)
+            if next_at is not None:
+                next_text = next_at.astimezone(self.at.tzinfo).isoformat()
+        group = _Group(
+            codes=tuple(r.code for r in outcome.reasons),
+            next_text=next_text,
+            registry_text=";".join(_registry_token(x) for x in facts),
+        )
+        with self._lock:
+            self._groups[cache_key] = group
+        return group
+
     def _unit_answer(self, unit: _Unit) -> _Group:
+        sups = unit.facts.suppressions
+        fixed_codes = (("number.extension",) if unit.phone.extension else ()) + tuple(
+            "suppression.number" if e.kind == "number" else "suppression.prefix" for e in sups
+        )
+        lasting = bool(unit.phone.extension) or any(e.expires_at is None for e in sups)
+        plain = not (unit.facts.consents or unit.facts.attempts or unit.facts.registered)
+        if plain and (not fixed_codes or lasting):
+            # Only suppressions or an extension set it apart: the rules answer as for its
+            # group, and a reason that never lapses leaves no next allowed instant.
+            registry = tuple(self._canon(f.registry, f) for f in unit.facts.registry)
+            prof = self.profile(unit.loc, unit.kind)
+            group = self._group_answer(unit.loc, unit.kind, registry, prof, None, -1, unit.phone)
+            if not fixed_codes:
+                return group
+            return _Group(
+                codes=(*fixed_codes, *group.codes),
+                next_text=None,
+                registry_text=group.registry_text,
+            )
+        fixed = fixed_reasons(unit.phone, sups)
         call = dataclasses.replace(self.template, phone=unit.phone, person=unit.person)
         outcome = outcome_of(self.book, call, unit.location, unit.facts)
-        fixed = fixed_reasons(unit.phone, unit.facts.suppressions)
         codes = (*(r.code for r in fixed), *(r.code for r in outcome.reasons))
         next_text: str | None = None
         if codes:
@@ -1140,6 +1225,7 @@ class BatchRun:
         self,
         rows: _Rows,
         persons: list[str | None] | None,
+        suppressed: _IntArray,
         loc_of: _IntArray,
         ordinary: _IntArray,
         group_of: _IntArray,
@@ -1202,6 +1288,7 @@ class BatchRun:
             _run=self,
             _rows=rows,
             _persons=persons,
+            _suppressed=suppressed,
             _loc_of=loc_of,
             _unit_of=unit_of,
             _units=units,
@@ -1225,7 +1312,20 @@ class BatchRun:
             return assemble(self.book, call, unit.location, prof.needs, unit.facts, self.dialect)
         phone = self.phone(rows, i)
         who = result._persons[i] if result._persons is not None else None
+        sups: tuple[Suppression, ...] = ()
+        if result._suppressed[i]:
+            # The row was decided from the count of its entries; read them back.
+            with translate_errors(self.client.engine), self.client._reading() as conn:
+                sups = _suppressions(
+                    conn,
+                    [phone.e164],
+                    self.template,
+                    self.client.privacy,
+                    self.client.suppressions,
+                    prefix_lengths=None,
+                ).get(phone.e164, ())
         facts = CallFacts(
+            suppressions=sups,
             registry=tuple(
                 result._reg_facts[name][int(result._reg_codes[name][i])] for name in prof.registries
             ),
@@ -1246,7 +1346,7 @@ def _duplicates(rows: _Rows, has_key: _Bools, unit_of: dict[int, int], run: Batc
     plain[extended] = False
     idx = np.flatnonzero(plain)
     if len(idx):
-        _, first = np.unique(rows.key[idx], return_index=True)
+        _, first, _ = distinct(rows.key[idx])
         dup[idx] = True
         dup[idx[first]] = False
     seen: set[tuple[str, str | None]] = set()
@@ -1296,6 +1396,7 @@ class BatchDecisions:
     _run: BatchRun = dataclasses.field(repr=False)
     _rows: _Rows = dataclasses.field(repr=False)
     _persons: list[str | None] | None = dataclasses.field(repr=False)
+    _suppressed: _IntArray = dataclasses.field(repr=False)
     _loc_of: _IntArray = dataclasses.field(repr=False)
     _unit_of: dict[int, int] = dataclasses.field(repr=False)
     _units: list[_Unit] = dataclasses.field(repr=False)
@@ -1306,6 +1407,17 @@ class BatchDecisions:
 
     def __len__(self) -> int:
         return len(self._rows.state)
+
+    @property
+    def number_keys(self) -> npt.NDArray[np.uint64]:
+        """Each row's E.164 digits as an integer; 0 for an invalid number or one with an
+        extension (numpy, for vectorized follow-up work such as cross-chunk duplicates)."""
+        rows = self._rows
+        keys = np.where(rows.state == _INVALID, np.uint64(0), rows.key)
+        extended = [i for i, p in rows.phones.items() if p.extension is not None]
+        if extended:
+            keys[extended] = 0
+        return keys
 
     def to_table(self) -> pa.Table:
         """The columns as a ``pyarrow.Table``."""
@@ -1335,15 +1447,44 @@ def _suppressions(
     call: RuleCall,
     privacy: Privacy,
     lists: Any,
+    *,
+    prefix_lengths: Sequence[int] | None,
 ) -> dict[str, tuple[Suppression, ...]]:
-    """The entries that apply to the call, for each number that has any."""
+    """The entries that apply to the call, for each number that has any.
+
+    With ``prefix_lengths`` (clear storage with no erased numbers: the digit counts of the
+    prefix entries there are), one ``IN`` query over each number and its prefixes of those
+    lengths; otherwise ``SuppressionList.matching`` number by number, which also hashes the
+    query for hashed storage and erased numbers' opt-outs.
+    """
+    found: dict[str, list[Suppression]] = {}
+    if prefix_lengths is not None:
+
+        def candidates(e164: str) -> list[str]:
+            return [e164, *(e164[: n + 1] for n in prefix_lengths if n + 1 < len(e164))]
+
+        wanted = sorted({c for e164 in numbers for c in candidates(e164)})
+        by_value: dict[str, list[Suppression]] = {}
+        for part in _chunks(wanted):
+            stmt = sa.select(_s).where(_s.c.value.in_(part), _s.c.removed_at.is_(None))
+            for row in conn.execute(stmt):
+                entry = _row_to_entry(row)
+                by_value.setdefault(entry.value, []).append(entry)
+        for e164 in numbers:
+            found[e164] = [
+                e
+                for c in candidates(e164)
+                for e in by_value.get(c, ())
+                if e.kind == "prefix" or c == e164
+            ]
+    else:
+        found = {e164: list(lists.matching(conn, e164)) for e164 in numbers}
     out: dict[str, tuple[Suppression, ...]] = {}
     brand, campaign, channel = call.brand, call.campaign, call.channel.value
-    for e164 in numbers:
-        entries = lists.matching(conn, e164)
+    for e164, entries in found.items():
         applying = tuple(
             e
-            for e in sorted(entries, key=lambda e: e.id)
+            for e in sorted({e.id: e for e in entries}.values(), key=lambda e: e.id)
             if e.applies(at=call.at, brand=brand, campaign=campaign, channel=channel)
         )
         if applying:

@@ -32,6 +32,7 @@ import dataclasses
 import functools
 import re
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +50,7 @@ __all__ = [
     "POW10",
     "FastBatch",
     "digit_prefixes",
+    "distinct",
     "e164_strings",
     "fast_normalize",
     "key_digits",
@@ -412,6 +414,21 @@ class FastBatch:
             extension=None,
             valid=bool(self.valid[i]),
         )
+
+
+_G = TypeVar("_G", bound=np.generic)
+
+
+def distinct(values: npt.NDArray[_G]) -> tuple[npt.NDArray[_G], _IntArray, _IntArray]:
+    """Sorted distinct values, the index of each one's first occurrence, and each value's
+    index among them (``np.unique``'s sort-based path: its hash-based one, used without
+    ``return_inverse``, is several times slower on wide integers)."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    inverse = inverse.reshape(-1).astype(np.int64, copy=False)
+    first = np.empty(len(uniq), dtype=np.int64)
+    # Assigning in reverse leaves each value's first position as the last one written.
+    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1, dtype=np.int64)
+    return uniq, first, inverse
 
 
 def e164_strings(keys: npt.NDArray[np.uint64]) -> pa.Array:

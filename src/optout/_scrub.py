@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optout._errors import ConfigurationError, OptoutError
+from optout._fastnum import distinct
 from optout._numbers import normalize_region
 from optout._timeutil import instant, parse_instant
 
@@ -195,6 +196,7 @@ class _Decided:
     next_allowed_at: pa.Array
     registry: pa.Array
     duplicate: pa.Array
+    keys: np.ndarray[Any, np.dtype[np.uint64]]  # E.164 digits; 0: invalid or an extension
 
 
 def _new_run(client: Compliance, at: dt.datetime, context: Mapping[str, Any]) -> BatchRun:
@@ -214,7 +216,22 @@ def _decide(run: BatchRun, numbers: pa.Array) -> _Decided:
         next_allowed_at=got.next_allowed_at,
         registry=pc.fill_null(got.registry, ""),
         duplicate=got.duplicate,
+        keys=got.number_keys,
     )
+
+
+def _merge_sorted(
+    a: np.ndarray[Any, np.dtype[np.uint64]], b: np.ndarray[Any, np.dtype[np.uint64]]
+) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """The union of two sorted arrays of distinct keys (a stable sort merges the two runs
+    in linear time; ``np.union1d`` would hash everything again)."""
+    both = np.sort(np.concatenate([a, b]), kind="stable")
+    if len(both) < 2:
+        return both
+    keep = np.empty(len(both), dtype=bool)
+    keep[0] = True
+    np.not_equal(both[1:], both[:-1], out=keep[1:])
+    return both[keep]
 
 
 class _Seen:
@@ -228,25 +245,16 @@ class _Seen:
         n = len(decided.number)
         if n == 0:
             return
-        numbers = decided.number
-        eligible = pc.and_(
-            pc.is_valid(numbers),
-            pc.not_equal(pc.fill_null(decided.reason, ""), "number.extension"),
-        )
-        eligible = pc.fill_null(eligible, False)
-        index = np.flatnonzero(eligible.to_numpy(zero_copy_only=False))
+        index = np.flatnonzero(decided.keys)
         if index.size == 0:
             decided.duplicate = pa.array(np.zeros(n, dtype=bool))
             return
-        digits = pc.utf8_slice_codeunits(numbers.take(pa.array(index)), 1)
-        keys = np.asarray(
-            pc.cast(digits, pa.uint64()).to_numpy(zero_copy_only=False), dtype=np.uint64
-        )
+        keys = decided.keys[index]
         dup = np.zeros(keys.size, dtype=bool)
         for run in self._runs:
             pos = np.minimum(np.searchsorted(run, keys), run.size - 1)
             dup |= run[pos] == keys
-        unique, first = np.unique(keys, return_index=True)
+        unique, first, _ = distinct(keys)
         within = np.ones(keys.size, dtype=bool)
         within[first] = False
         dup |= within
@@ -256,7 +264,7 @@ class _Seen:
         self._runs.append(unique)
         while len(self._runs) > 1 and self._runs[-1].size * 2 >= self._runs[-2].size:
             last = self._runs.pop()
-            self._runs[-1] = np.union1d(self._runs[-1], last)
+            self._runs[-1] = _merge_sorted(self._runs[-1], last)
 
 
 def decision_columns(column: str, multi: bool) -> list[str]:

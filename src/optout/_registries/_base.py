@@ -22,12 +22,18 @@ import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
+
 from optout._rules._engine import RegistryFact
 
 if TYPE_CHECKING:
     from optout._registries._store import RegistryStore
 
-__all__ = ["Registry", "RegistryFact", "RegistryKind", "RegistryOptions"]
+__all__ = ["Codes", "Registry", "RegistryFact", "RegistryKind", "RegistryOptions", "codes_of"]
+
+#: Per-number indexes into a list of distinct answers (what ``fact_codes`` returns).
+Codes = npt.NDArray[np.int32]
 
 
 class RegistryKind(enum.StrEnum):
@@ -72,6 +78,15 @@ class Registry(Protocol):
     def bind(self, store: RegistryStore) -> None: ...
 
     def facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]: ...
+
+
+def codes_of(facts: Sequence[RegistryFact]) -> tuple[Codes, list[RegistryFact]]:
+    """One fact per number as (per-number index, distinct facts): ``fact_codes``' shape."""
+    index: dict[RegistryFact, int] = {}
+    codes = np.fromiter(
+        (index.setdefault(f, len(index)) for f in facts), dtype=np.int32, count=len(facts)
+    )
+    return codes, list(index)
 
 
 def unknown(

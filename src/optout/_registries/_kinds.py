@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from optout._errors import (
     ConfigurationError,
@@ -25,9 +24,11 @@ from optout._errors import (
 )
 from optout._files import atomic_text_file
 from optout._registries._base import (
+    Codes,
     RegistryFact,
     RegistryKind,
     RegistryOptions,
+    codes_of,
     unavailable,
 )
 from optout._registries._snapshot import EPOCH, Days, Keys, e164_keys, open_index
@@ -35,7 +36,6 @@ from optout._registries._store import Answer, RegistryStore, SnapshotInfo
 from optout._timeutil import instant
 
 __all__ = [
-    "Codes",
     "ConsultationCodec",
     "ConsultationRegistry",
     "ConsultationReport",
@@ -45,10 +45,6 @@ __all__ = [
     "SnapshotCodec",
     "SnapshotRegistry",
 ]
-
-
-#: Per-number indexes into a list of distinct answers (``fact_codes``).
-Codes = npt.NDArray[np.int32]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -393,6 +389,22 @@ class ConsultationRegistry(_Bound):
         self.codec = codec
         self.country = country
         self.options = options or RegistryOptions()
+
+    def fact_codes(self, keys: Keys, at: dt.datetime) -> tuple[Codes, list[RegistryFact]]:
+        """:meth:`facts` for E.164 keys: each key's answer as an index into distinct answers
+        (all ``unknown`` at once when this registry was never consulted)."""
+        try:
+            if not self.store.has_answers(self.id):
+                fact = RegistryFact(
+                    registry=self.id, status="unknown", fail_open=self.options.fail_open
+                )
+                return np.zeros(len(keys), dtype=np.int32), [fact]
+            return codes_of(self._facts([f"+{k}" for k in np.asarray(keys).tolist()], at))
+        except (OptoutError, OSError) as exc:
+            fact = unavailable(
+                self.id, ["?"], f"{type(exc).__name__}: {exc}", fail_open=self.options.fail_open
+            )[0]
+            return np.zeros(len(keys), dtype=np.int32), [fact]
 
     def _facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]:
         answers = self.store.latest_answers(self.id, numbers) if numbers else {}

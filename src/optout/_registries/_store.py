@@ -191,6 +191,12 @@ class RegistryStore:
 
     # -- per-number answers -----------------------------------------------------------------
 
+    def has_answers(self, registry: str) -> bool:
+        """Whether any answer of ``registry`` is stored (one cheap query)."""
+        stmt = sa.select(_ans.c.id).where(_ans.c.registry == registry).limit(1)
+        with translate_errors(self.engine), self.engine.connect() as conn:
+            return conn.execute(stmt).first() is not None
+
     def latest_answers(self, registry: str, numbers: Sequence[str]) -> dict[str, Answer]:
         """The most recent stored answer for each number that has one."""
         found: dict[str, Answer] = {}
