@@ -174,3 +174,5 @@ def test_erase_from_the_command_line(backend_url: str, tmp_path: pathlib.Path) -
     readable = run("erase", IT, "--actor", "dpo", "--reason", "again", url=backend_url, **key)
     assert readable.returncode == 0, readable.stderr
     assert "the opt-out is kept as entry" in readable.stdout
+    assert f"needs the hash key with fingerprint {FINGERPRINT}" in readable.stdout
+    assert report["key_fingerprint"] == FINGERPRINT

@@ -165,6 +165,7 @@ def test_erasure_in_clear_storage(clear: optout.Compliance, backend_url: str) ->
 
     hashed = HASHER.hash(NUMBER)
     assert report.number_hash == hashed
+    assert report.key_fingerprint == HASHER.fingerprint
     assert (report.consents, report.registrations, report.registry_answers) == (1, 1, 1)
     assert report.attempts == 2
     assert report.history_deleted == 3  # the consent's insert and revoke, the registration

@@ -1058,6 +1058,7 @@ def _cmd_erase(args: argparse.Namespace, out: Console) -> int:
             source="cli",
             compact=args.vacuum,
         )
+        hashed = client.privacy.hashed
     if args.json:
         print(json.dumps(report.to_dict()))
         return EXIT_OK
@@ -1075,6 +1076,12 @@ def _cmd_erase(args: argparse.Namespace, out: Console) -> int:
         f"{report.change_id}",
         highlight=False,
     )
+    if not hashed:
+        out.print(
+            "note: this database stores numbers in clear, so every client of it now needs "
+            f"the hash key with fingerprint {report.key_fingerprint} to match erased numbers",
+            highlight=False,
+        )
     if report.compacted is False:
         out.print("warning: the SQLite file could not be compacted; run VACUUM later")
     return EXIT_OK

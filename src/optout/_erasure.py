@@ -83,6 +83,8 @@ class ErasureReport:
 
     Attributes:
         number_hash: the keyed hash (``"h1:..."``) that now stands for the number.
+        key_fingerprint: the fingerprint of the key that made it (every client of a clear
+            database needs that key from the first erasure on).
         opt_out_id: the active, permanent, global suppression entry that keeps the number
             from being called.
         suppressions: every suppression entry of the number, now stored as the hash.
@@ -96,6 +98,7 @@ class ErasureReport:
     """
 
     number_hash: str
+    key_fingerprint: str
     opt_out_id: int
     suppressions: tuple[int, ...]
     consents: int
@@ -293,6 +296,7 @@ def erase(
     compacted = _compact(engine) if sqlite and compact else None
     return ErasureReport(
         number_hash=hashed,
+        key_fingerprint=hasher.fingerprint,
         opt_out_id=opt_out.id,
         suppressions=tuple(sorted(kept)),
         consents=len(consent_ids),
