@@ -204,8 +204,8 @@ def erase(
     Args:
         number: the number to forget, in any written form (``region`` for national ones).
         actor: who carries out the request (required; recorded).
-        reason: why, e.g. the request's ticket (required; recorded). Do not put the
-            number in it.
+        reason: why, e.g. the request's ticket (required; recorded, with any written form
+            of the number in it replaced by the hash).
         source: the provenance of the opt-out an erasure adds (default ``api``).
         at: when the request is honoured (default now).
         compact: on SQLite, rewrite the file afterwards (``VACUUM``) so that no deleted
@@ -242,6 +242,7 @@ def erase(
         hashed = hasher.hash(e164)
         stored = {privacy.stored(e164), hashed}
         secrets = dict.fromkeys(written_forms(e164, number), hashed)
+        why = _scrub(why, secrets) or why  # a reason that quotes the number is stored without it
         kept = _keep_opt_outs(conn, stored, hashed, secrets, who, why, when)
         opt_out = client.suppressions._add_on(
             conn,
