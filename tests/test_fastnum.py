@@ -64,7 +64,7 @@ def _variants(nsn: str, rng: random.Random) -> list[str]:
 def _keys(region: str, cc: int, nsn: str) -> list[tuple[str, str | None]]:
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
     prefix = (meta.national_prefix or "") if meta is not None else ""
-    return [
+    keys = [
         (f"+{cc}{nsn}", None),
         (f"+{cc}{nsn}", region),
         (nsn, region),
@@ -72,6 +72,13 @@ def _keys(region: str, cc: int, nsn: str) -> list[tuple[str, str | None]]:
         (f"{cc}{nsn}", region),
         (f"+{cc}0{nsn}", None),
     ]
+    # Dialled from another region with its international prefix (00, 011, 0011 ...).
+    for home in ("US", "IT", "AU", "JP", region):
+        home_meta = phonenumbers.PhoneMetadata.metadata_for_region(home, None)
+        idd = home_meta.international_prefix if home_meta is not None else None
+        if idd and idd.isdigit():
+            keys += [(f"{idd}{cc}{nsn}", home), (f"{idd}0{cc}{nsn}", home), (idd, home)]
+    return keys
 
 
 def _expected(key: str, region: str | None) -> PhoneNumber | None:
@@ -146,6 +153,8 @@ def test_random_keys_agree(pairs: list[tuple[str, str | None]]) -> None:
         ("+80012345678", None),
         ("6135550123", "CA"),
         ("+12685550123", None),
+        ("011442079460123", "US"),
+        ("00390612345678", "IT"),
     ],
 )
 def test_known_numbers(key: str, region: str | None) -> None:
@@ -156,7 +165,7 @@ def test_known_numbers(key: str, region: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("key", "region"),
-    [("+", None), ("+0123", None), ("12", None), ("abc", "US"), ("011442079460123", "US")],
+    [("+", None), ("+0123", None), ("12", None), ("abc", "US"), ("0110442079460123", "US")],
 )
 def test_deferred(key: str, region: str | None) -> None:
     assert fast_normalize(key, region) is None

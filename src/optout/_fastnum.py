@@ -44,6 +44,7 @@ from phonenumbers.phonenumberutil import is_number_type_geographical
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from optout._numbers import _TYPE_MAP, PhoneNumber
+from optout._prefixtable import ALL, MIXED, prefix_table
 from optout._vocab import NumberType
 
 __all__ = [
@@ -88,6 +89,7 @@ class _Desc:
     kind: int  # a PhoneNumberType
     pattern: str | None  # anchored full-match pattern; None: never matches
     lengths: tuple[int, ...]  # empty: any length
+    raw: str | None = None  # the pattern as the metadata gives it (for prefix tables)
 
 
 def _desc(kind: int, desc: object) -> _Desc | None:
@@ -99,7 +101,7 @@ def _desc(kind: int, desc: object) -> _Desc | None:
     if not pattern:
         return _Desc(kind, None, lengths)
     full = f"^(?:{pattern})$"
-    return _Desc(kind, full, lengths) if _re2(full) else None
+    return _Desc(kind, full, lengths, pattern) if _re2(full) else None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,8 +119,10 @@ class _Plan:
     npp_pattern: str | None  # anchored prefix pattern of any other one; None: no prefix
     npp_ok: bool  # False: a key this region's national prefix might touch is deferred
     idd_pattern: str | None  # anchored international prefix; None: RE2 cannot run it
+    idd_literal: str | None  # the international prefix when it is a plain digit string
     leading_digits: str | None  # anchored; "" when the metadata has none
     leading_ok: bool
+    leading_raw: str  # unanchored (for prefix tables)
     types: tuple[_Desc | None, ...]  # premium ... voicemail, in _number_type_helper order
     fixed: _Desc | None
     mobile: _Desc | None
@@ -169,8 +173,10 @@ def _plan_of(meta: PhoneMetadata, code: str) -> _Plan:
         npp_pattern=npp_pattern,
         npp_ok=npp_ok,
         idd_pattern=idd_pattern,
+        idd_literal=idd if idd and idd.isdigit() else None,
         leading_digits=leading,
         leading_ok=leading == "" or _re2(leading),
+        leading_raw=meta.leading_digits or "",
         types=tuple(_desc(int(kind), getattr(meta, name)) for kind, name in _ORDER),
         fixed=_desc(int(PhoneNumberType.FIXED_LINE), meta.fixed_line),
         mobile=_desc(int(PhoneNumberType.MOBILE), meta.mobile),
@@ -290,37 +296,90 @@ def key_prefix(keys: npt.NDArray[np.uint64], digits: _IntArray, length: int) -> 
     return (keys // POW10[cut]).astype(np.int64)
 
 
-def _desc_matches(desc: _Desc, values: pa.Array, lengths: _IntArray) -> _BoolArray:
-    """``_is_number_matching_desc`` over ``values`` (with their lengths)."""
-    if desc.pattern is None:
-        return np.zeros(len(values), dtype=bool)
-    ok = np.ones(len(values), dtype=bool)
-    if desc.lengths:
-        ok = np.isin(lengths, np.array(desc.lengths, dtype=np.int64))
-    if not ok.any():
-        return ok
-    if ok.all():
-        return _matches(values, desc.pattern)
-    idx = np.flatnonzero(ok)
-    out = np.zeros(len(values), dtype=bool)
-    out[idx] = _matches(values.take(pa.array(idx)), desc.pattern)
+#: Digits of a national number that its prefix-table look-up reads (10**5 entries a table).
+_HEAD = 5
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Nsn:
+    """A view of some national numbers: their text (taken only when a pattern must run),
+    their lengths, and their first ``_HEAD`` digits as an integer (all of a shorter one)."""
+
+    base: pa.Array
+    index: _IntArray
+    lengths: _IntArray
+    heads: _IntArray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def take(self, rows: _IntArray) -> _Nsn:
+        return _Nsn(self.base, self.index[rows], self.lengths[rows], self.heads[rows])
+
+    def values(self, rows: _IntArray | None = None) -> pa.Array:
+        index = self.index if rows is None else self.index[rows]
+        return self.base.take(pa.array(index, type=pa.int64()))
+
+
+def _by_table(
+    pattern: str, raw: str | None, nsn: _Nsn, rows: _IntArray, prefix_match: bool
+) -> _BoolArray:
+    """``pattern`` over the ``rows`` of ``nsn``: a prefix-table look-up where the first
+    digits decide (:mod:`optout._prefixtable`), the pattern itself (RE2) elsewhere."""
+    out = np.zeros(len(rows), dtype=bool)
+    if not len(rows):
+        return out
+    lengths = nsn.lengths[rows]
+    first = int(lengths[0])
+    same = bool((lengths == first).all())
+    for length in [first] if same else np.unique(lengths).tolist():
+        part = np.arange(len(rows)) if same else np.flatnonzero(lengths == length)
+        table = (
+            prefix_table(raw, int(length), min(int(length), _HEAD), prefix_match)
+            if raw and length > 0
+            else None
+        )
+        if table is None:
+            out[part] = _matches(nsn.values(rows[part]), pattern)
+            continue
+        verdict = table[nsn.heads[rows[part]]]
+        out[part] = verdict == ALL
+        mixed = part[verdict == MIXED]
+        if len(mixed):
+            out[mixed] = _matches(nsn.values(rows[mixed]), pattern)
     return out
 
 
-def _types(plan: _Plan, values: pa.Array, lengths: _IntArray) -> tuple[_IntArray, _BoolArray]:
-    """``_number_type_helper`` over ``values``: (type codes, deferred mask)."""
-    n = len(values)
+def _desc_matches(desc: _Desc, nsn: _Nsn) -> _BoolArray:
+    """``_is_number_matching_desc`` over ``nsn`` (lengths first, then the pattern)."""
+    n = len(nsn)
+    if desc.pattern is None:
+        return np.zeros(n, dtype=bool)
+    ok = np.ones(n, dtype=bool)
+    if desc.lengths:
+        ok = np.isin(nsn.lengths, np.array(desc.lengths, dtype=np.int64))
+    if not ok.any():
+        return ok
+    idx = np.flatnonzero(ok)
+    out = np.zeros(n, dtype=bool)
+    out[idx] = _by_table(desc.pattern, desc.raw, nsn, idx, prefix_match=False)
+    return out
+
+
+def _types(plan: _Plan, nsn: _Nsn) -> tuple[_IntArray, _BoolArray]:
+    """``_number_type_helper`` over ``nsn``: (type codes, deferred mask)."""
+    n = len(nsn)
     kinds = np.full(n, _UNKNOWN, dtype=np.int64)
     deferred = np.zeros(n, dtype=bool)
     if plan.general is None:
         return kinds, ~deferred
-    open_ = _desc_matches(plan.general, values, lengths)
+    open_ = _desc_matches(plan.general, nsn)
 
     def test(desc: _Desc | None, rows: _IntArray) -> _BoolArray:
         if desc is None:  # RE2 cannot run it: every row that reaches it is deferred
             deferred[rows] = True
             return np.zeros(len(rows), dtype=bool)
-        return _desc_matches(desc, values.take(pa.array(rows)), lengths[rows])
+        return _desc_matches(desc, nsn.take(rows))
 
     for desc in plan.types:
         rows = np.flatnonzero(open_ & ~deferred)
@@ -459,7 +518,9 @@ def fast_normalize(key: str, region: str | None = None) -> PhoneNumber | None:
     return normalize_keys([key], region).phone(0)
 
 
-def normalize_keys(keys: Sequence[str] | pa.Array, region: str | None) -> FastBatch:
+def normalize_keys(  # noqa: PLR0915 - one pass over the stages, kept in order
+    keys: Sequence[str] | pa.Array, region: str | None
+) -> FastBatch:
     """Decide ``normalize(key, region, strict=False)`` for every key the fast path can.
 
     ``region`` must already be checked (:func:`optout._numbers.normalize_region`).
@@ -468,6 +529,8 @@ def normalize_keys(keys: Sequence[str] | pa.Array, region: str | None) -> FastBa
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
     n = len(arr)
+    if region is not None and n:
+        arr = _strip_idd(arr, region)
     ok = _matches(arr, _KEY) if n else np.zeros(0, dtype=bool)
     lens = np.asarray(_np(pc.fill_null(pc.utf8_length(arr), 0)), dtype=np.int64)
     plus = np.asarray(_np(pc.fill_null(pc.starts_with(arr, "+"), False)), dtype=bool)
@@ -525,6 +588,32 @@ def normalize_keys(keys: Sequence[str] | pa.Array, region: str | None) -> FastBa
 
     ok &= meta >= 0
     return _finish(digits, ok, ndig, country, start, meta, plans, n)
+
+
+def _strip_idd(arr: pa.Array, region: str) -> pa.Array:
+    """Keys dialled with ``region``'s international prefix, written with ``+`` instead.
+
+    ``parse`` reads ``011 44 20 ...`` dialled from the US exactly as ``+44 20 ...``: it
+    strips a leading international prefix unless the next digit is 0 (no country code
+    starts with 0), then extracts the country code as for ``+``. Only plain-digit prefixes
+    (``00``, ``011``) are rewritten here; any other key is left as it is.
+    """
+    home = _plan(region, 0)
+    idd = home.idd_literal if home is not None else None
+    if not idd:
+        return arr
+    dialled = pc.fill_null(
+        pc.and_(
+            pc.starts_with(arr, idd),
+            pc.greater(pc.utf8_length(arr), len(idd)),
+        ),
+        False,
+    )
+    if not pc.any(dialled).as_py():
+        return arr
+    rest = pc.utf8_slice_codeunits(arr, len(idd))
+    dialled = pc.and_(dialled, pc.invert(pc.starts_with(rest, "0")))
+    return pc.if_else(dialled, pc.binary_join_element_wise("+", rest, ""), arr)
 
 
 def _national(
@@ -628,6 +717,8 @@ def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
         all_rows, all_nsn = all_rows[fits], all_nsn.filter(pa.array(fits))
         nsn_len, cc_of, cc_len = nsn_len[fits], cc_of[fits], cc_len[fits]
     nsn_value = np.asarray(_np(pc.cast(all_nsn, pa.uint64())), dtype=np.uint64)
+    heads = (nsn_value // POW10[np.maximum(nsn_len - _HEAD, 0)]).astype(np.int64)
+    every = _Nsn(all_nsn, np.arange(len(all_nsn), dtype=np.int64), nsn_len, heads)
     all_keys = cc_of.astype(np.uint64) * POW10[nsn_len] + nsn_value
     keys[all_rows] = all_keys
     valid = np.zeros(n, dtype=bool)
@@ -636,8 +727,7 @@ def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
 
     for cc in np.unique(cc_of).tolist():
         sel = np.flatnonzero(cc_of == cc)
-        values = all_nsn.take(pa.array(sel))
-        lengths = nsn_len[sel]
+        of_cc = every.take(sel)
         found = np.full(len(sel), -1, dtype=np.int64)
         found_kind = np.full(len(sel), _UNKNOWN, dtype=np.int64)
         defer = np.zeros(len(sel), dtype=bool)
@@ -649,20 +739,25 @@ def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
             rplan = _plan(code, int(cc))
             if rplan is None:
                 continue
-            sub = values.take(pa.array(open_rows))
-            sub_len = lengths[open_rows]
+            sub = of_cc.take(open_rows)
             if len(candidates) > 1 and rplan.leading_digits:
                 if not rplan.leading_ok:
                     defer[open_rows] = True
                     break
-                picked = _matches(sub, rplan.leading_digits)
-                kinds_sub, def_sub = _types(rplan, sub.filter(pa.array(picked)), sub_len[picked])
+                picked = _by_table(
+                    rplan.leading_digits,
+                    rplan.leading_raw,
+                    sub,
+                    np.arange(len(sub), dtype=np.int64),
+                    prefix_match=True,
+                )
+                kinds_sub, def_sub = _types(rplan, sub.take(np.flatnonzero(picked)))
                 chosen = open_rows[picked]
                 found[chosen] = len(names)
                 found_kind[chosen] = kinds_sub
                 defer[chosen[def_sub]] = True
             else:
-                kinds_sub, def_sub = _types(rplan, sub, sub_len)
+                kinds_sub, def_sub = _types(rplan, sub)
                 defer[open_rows[def_sub]] = True
                 picked = ~def_sub
                 if len(candidates) > 1:
