@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from optout._batch import _finish_reads, _parse, _read
 from optout._errors import InvalidNumberError
 from optout._fastnum import fast_normalize, normalize_keys
 from optout._location import _from_number, _from_number_slow, locate
@@ -184,3 +185,34 @@ def test_locate_unchanged_for_us_ca_br() -> None:
     for phone in phones:
         assert _from_number(phone) == _from_number_slow(phone), phone.e164
         assert locate(phone).subdivisions == frozenset(_from_number_slow(phone))
+
+
+_NOISE = st.sampled_from(
+    ["", " ", "tel: ", "Tel.", "(mobile)", " ext. 12", " x 7", "#", "+", "-", "/", "abc", "(0)"]
+)
+
+
+@st.composite
+def _messy_text(draw: st.DrawFn) -> tuple[str, str | None]:
+    """A number typed the way lead files hold them: labels, extensions, letters, IDD."""
+    region = draw(st.sampled_from(["US", "GB", "IT", "FR", "DE", "BR", "AU", "CA"]))
+    examples = _examples(region)
+    cc, nsn = draw(st.sampled_from(examples))
+    keep = draw(st.integers(max(0, len(nsn) - 4), len(nsn)))
+    nsn = nsn[:keep] + draw(st.text("0123456789", max_size=len(nsn) - keep + 1))
+    body = draw(
+        st.sampled_from([f"+{cc} {nsn}", nsn, f"00{cc}{nsn}", f"011 {cc} {nsn}", f"{cc}-{nsn}"])
+    )
+    text = draw(_NOISE) + body + draw(_NOISE)
+    home = draw(st.sampled_from([None, "US", region]))
+    return text, home
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_messy_text(), min_size=1, max_size=12))
+def test_parse_then_vectorized_equals_normalize(items: list[tuple[str, str | None]]) -> None:
+    """The batch's slow path (parse, then the vectorized normalizer on the E.164 form) gives
+    exactly what normalize gives, message for message."""
+    for home in {h for _, h in items}:
+        texts = [t for t, h in items if h == home]
+        assert _finish_reads(texts, _read(texts, home), home) == _parse(texts, home)

@@ -59,7 +59,13 @@ from optout._facts import Needs, needs_of
 from optout._fastnum import distinct, e164_strings, key_digits, key_prefix, normalize_keys
 from optout._ledger_schema import change_log as _log_table
 from optout._location import Location, locate, nanp_states
-from optout._numbers import MAX_INPUT_LENGTH, PhoneNumber, normalize, normalize_region
+from optout._numbers import (
+    MAX_INPUT_LENGTH,
+    PhoneNumber,
+    _parse_message,
+    normalize,
+    normalize_region,
+)
 from optout._privacy import HASH_PREFIX, Privacy
 from optout._registries._base import codes_of
 from optout._rules._decide import RuleCall
@@ -148,7 +154,7 @@ _Parsed = str | tuple[str, int, str | None, str, tuple[str, ...], str | None]
 
 
 def _parse(texts: Sequence[str], region: str | None) -> list[_Parsed]:
-    """``normalize`` each text (runs in worker processes too: plain tuples out)."""
+    """``normalize`` each text (the reference path; plain tuples out)."""
     out: list[_Parsed] = []
     for text in texts:
         try:
@@ -169,14 +175,67 @@ def _parse(texts: Sequence[str], region: str | None) -> list[_Parsed]:
     return out
 
 
-def _parse_all(texts: list[str], region: str | None, workers: int) -> list[_Parsed]:
+# The first half of a parse: an error message, or (E.164 form, extension).
+_Read = str | tuple[str, str | None]
+
+
+def _read(texts: Sequence[str], region: str | None) -> list[_Read]:
+    """libphonenumber's ``parse`` of each text, with ``normalize``'s checks and messages
+    (runs in worker processes too). Validity, line type, zones and region come after, from
+    the vectorized normalizer on the E.164 forms: ``parse(format_e164(n))`` gives ``n``
+    back, so they are the same as ``normalize`` would find."""
+    out: list[_Read] = []
+    for raw in texts:
+        text = raw.strip()
+        if not text or len(text) > MAX_INPUT_LENGTH:
+            # normalize refuses these before parsing: take its own message.
+            message = _parse([raw], region)[0]
+            out.append(message if isinstance(message, str) else "not a phone number")
+            continue
+        try:
+            parsed = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException as exc:
+            out.append(_parse_message(exc, region))
+            continue
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        out.append((e164, parsed.extension or None))
+    return out
+
+
+def _read_all(texts: list[str], region: str | None, workers: int) -> list[_Read]:
     if workers <= 1 or len(texts) < PARALLEL_MIN:
-        return _parse(texts, region)
+        return _read(texts, region)
     chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
     context = multiprocessing.get_context("forkserver")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        parts = pool.map(_parse, chunks, [region] * len(chunks))
+        parts = pool.map(_read, chunks, [region] * len(chunks))
         return [r for part in parts for r in part]
+
+
+def _finish_reads(texts: list[str], reads: list[_Read], region: str | None) -> list[_Parsed]:
+    """:func:`_read`'s results completed as :func:`_parse` would give them."""
+    out: list[_Parsed] = [r if isinstance(r, str) else "" for r in reads]
+    rows = [j for j, r in enumerate(reads) if not isinstance(r, str)]
+    if not rows:
+        return out
+    found = [r for r in reads if not isinstance(r, str)]
+    fb = normalize_keys(pa.array([e164 for e164, _ in found], pa.string()), None)
+    for k, (j, (_, extension)) in enumerate(zip(rows, found, strict=True)):
+        if not fb.decided[k]:
+            out[j] = _parse([texts[j]], region)[0]  # the reference path decides
+        elif not fb.valid[k]:
+            out[j] = "not a valid phone number in its numbering plan"
+        else:
+            r = int(fb.region_id[k])
+            out[j] = (
+                f"+{int(fb.key[k])}",
+                int(fb.country_code[k]),
+                fb.region_names[r] if r >= 0 else None,
+                _KINDS[int(_PN_KIND[int(fb.number_type[k])])].value,
+                fb.zone_sets[int(fb.zones[k])],
+                extension,
+            )
+    return out
 
 
 def _as_strings(numbers: Sequence[object] | pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -584,7 +643,9 @@ class BatchRun:
         if len(slow):
             encoded = pc.dictionary_encode(raw.take(pa.array(slow)))
             which = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-            parsed = _parse_all(encoded.dictionary.to_pylist(), self.region, self.workers)
+            texts_slow: list[str] = encoded.dictionary.to_pylist()
+            reads = _read_all(texts_slow, self.region, self.workers)
+            parsed = _finish_reads(texts_slow, reads, self.region)
             self._fill_parsed(
                 parsed, slow, which, state, key, cc, region, kind, zones, message, phones
             )
