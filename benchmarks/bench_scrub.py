@@ -28,6 +28,7 @@ Usage::
 
     python benchmarks/bench_scrub.py                                  # 10M rows, 250M registry
     python benchmarks/bench_scrub.py --rows 1000000 --registry 20000000 --rounds 2
+    python benchmarks/bench_scrub.py --workdir DIR --reuse     # run again on the same data
 """
 
 from __future__ import annotations
@@ -365,12 +366,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--registry", type=int, default=250_000_000, help="registry numbers (250,000,000)"
     )
     parser.add_argument("--messy", type=float, default=0.2, help="share of messy rows (0.2)")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each tool (3)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each tool (3; 0: only prepare the data)"
+    )
     parser.add_argument("--pandas-rounds", type=int, default=1, help="runs of pandas (1)")
     parser.add_argument("--skip-pandas", action="store_true", help="no pandas baseline")
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--workdir", type=pathlib.Path, default=None, help="keep data here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --workdir: reuse the data a previous run prepared there (same options)",
+    )
     parser.add_argument("--json", type=pathlib.Path, default=None, help="write results here")
     parser.add_argument("--child", nargs=4, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -393,8 +401,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()))
     with work_folder(args.workdir, args.keep) as workdir:
         started = time.perf_counter()
-        info = prepare(workdir, args)
+        saved = workdir / "prepared.json"
+        if args.reuse and saved.is_file():
+            info = json.loads(saved.read_text())
+            if (info["rows"], info["registry"], info["messy"], info["seed"]) != (
+                args.rows,
+                args.registry,
+                args.messy,
+                args.seed,
+            ):
+                raise SystemExit(f"{saved} was prepared with other options")
+            print(f"reusing the data prepared in {workdir}")
+        else:
+            info = prepare(workdir, args)
+            info |= {"rows": args.rows, "registry": args.registry}
+            info |= {"messy": args.messy, "seed": args.seed}
+            saved.write_text(json.dumps(info, indent=2) + "\n")
         print(f"prepared in {time.perf_counter() - started:.0f} s: " + json.dumps(info))
+        if args.rounds < 1:
+            print("--rounds 0: data prepared, nothing timed")
+            return 0
         load = os.getloadavg()
         results = bench(workdir, info, args)
         results["load_average_before"] = load
