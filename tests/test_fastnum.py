@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import phonenumbers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from phonenumbers import timezone
 
 from optout._batch import _finish_reads, _parse, _read
 from optout._errors import InvalidNumberError
-from optout._fastnum import fast_normalize, normalize_keys
-from optout._location import _from_number, _from_number_slow, locate
+from optout._fastnum import fast_normalize, key_digits, key_prefix, normalize_keys
+from optout._location import _from_number, _from_number_slow, _nanp_states, locate, nanp_states
 from optout._numbers import PhoneNumber, normalize
 
 _TYPES = [
@@ -216,3 +218,21 @@ def test_parse_then_vectorized_equals_normalize(items: list[tuple[str, str | Non
     for home in {h for _, h in items}:
         texts = [t for t, h in items if h == home]
         assert _finish_reads(texts, _read(texts, home), home) == _parse(texts, home)
+
+
+def test_dense_nanp_tables_agree_with_the_prefix_data() -> None:
+    """The dense 1NPANXX tables give the geocoder's state and libphonenumber's zones for
+    every +1 number, as the per-number functions do."""
+    rng = random.Random(9)
+    npas = sorted({k[1:4] for k in phonenumbers.geodata.GEOCODE_DATA if k.startswith("1")})
+    e164s = [f"+1{npa}{rng.randint(0, 9999999):07d}" for npa in npas for _ in range(4)]
+    keys = np.array([int(e[1:]) for e in e164s], dtype=np.uint64)
+    digits = key_digits(keys)
+    for region in ("US", "CA"):
+        readings, index = nanp_states(region, digits, lambda n: key_prefix(keys, digits, n))
+        assert [readings[i] for i in index.tolist()] == [_nanp_states(region, e) for e in e164s]
+    batch = normalize_keys(e164s, None)
+    for i, e164 in enumerate(e164s):
+        if batch.decided[i]:
+            want = set(timezone.time_zones_for_number(phonenumbers.parse(e164)))
+            assert set(batch.zone_sets[int(batch.zones[i])]) == want - {"Etc/Unknown"}, e164

@@ -958,19 +958,23 @@ class BatchRun:
         keys = rows.key[with_key]
         simple = np.zeros(len(keys), dtype=np.int64)
         if not stored.hashed:
-            hit = _member(stored.suppressed, keys)
+            # Sorted queries keep each binary search in cache (several times faster).
+            order = np.argsort(keys, kind="stable")
+            ordered = keys[order]
+            found = _member(stored.suppressed, ordered)
             if len(stored.simple):
-                pos = np.minimum(np.searchsorted(stored.simple, keys), len(stored.simple) - 1)
-                simple = np.where(stored.simple[pos] == keys, stored.simple_count[pos], 0)
+                pos = np.minimum(np.searchsorted(stored.simple, ordered), len(stored.simple) - 1)
+                simple[order] = np.where(stored.simple[pos] == ordered, stored.simple_count[pos], 0)
             if stored.prefixes:
-                digits = key_digits(keys)
+                digits = key_digits(ordered)
                 for length, values in stored.prefixes.items():
-                    cut = digits >= length
-                    heads = key_prefix(keys, digits, length)
-                    hit |= cut & _member(values.astype(np.uint64), heads.astype(np.uint64))
-            hit |= need_cons[with_key] & _member(stored.consents, keys)
-            hit |= need_regs[with_key] & _member(stored.registrations, keys)
-            hit |= need_hist[with_key] & _member(stored.attempts, keys)
+                    heads = key_prefix(ordered, digits, length).astype(np.uint64)
+                    found |= (digits >= length) & _member(values.astype(np.uint64), heads)
+            found |= need_cons[with_key][order] & _member(stored.consents, ordered)
+            found |= need_regs[with_key][order] & _member(stored.registrations, ordered)
+            found |= need_hist[with_key][order] & _member(stored.attempts, ordered)
+            hit = np.empty(len(keys), dtype=bool)
+            hit[order] = found
         else:
             hit = np.zeros(len(keys), dtype=bool)
         hashes = (

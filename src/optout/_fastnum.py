@@ -48,8 +48,10 @@ from optout._prefixtable import ALL, MIXED, prefix_table
 from optout._vocab import NumberType
 
 __all__ = [
+    "NANP_WIDTH",
     "POW10",
     "FastBatch",
+    "dense_nanp",
     "digit_prefixes",
     "distinct",
     "e164_strings",
@@ -813,6 +815,43 @@ def _zone_set(
     return k
 
 
+#: NANP numbers are looked up in a dense table of their first seven digits (1NPANXX).
+NANP_WIDTH = 7
+
+
+def dense_nanp(tables: dict[int, tuple[_IntArray, _IntArray]], missing: int) -> _IntArray:
+    """A longest-prefix table as a dense array over the 7-digit prefixes ``1000000 ..
+    1999999`` (index: prefix - 1,000,000): each entry the value of the longest prefix of
+    at most seven digits that it starts with, else ``missing``. ``tables`` maps a prefix
+    length to sorted prefixes and their values; prefixes of ``+1`` numbers must be at most
+    seven digits long (libphonenumber's time-zone and geocoder data are)."""
+    dense = np.full(10**6, missing, dtype=np.int64)
+    for length in sorted(tables):
+        if length > NANP_WIDTH:
+            continue
+        prefixes, values = tables[length]
+        span = 10 ** (NANP_WIDTH - length)
+        lo, hi = 10 ** (length - 1), 2 * 10 ** (length - 1)
+        sel = (prefixes >= lo) & (prefixes < hi)
+        for prefix, value in zip(prefixes[sel].tolist(), values[sel].tolist(), strict=True):
+            start = prefix * span - 10**6
+            dense[start : start + span] = value
+    return dense
+
+
+@functools.cache
+def _nanp_zones() -> _IntArray | None:
+    """:func:`dense_nanp` of ``TIMEZONE_DATA`` (None if a +1 prefix is longer)."""
+    _zones, tables = _zone_tables()
+    longer = [
+        length
+        for length, (prefixes, _) in tables.items()
+        if length > NANP_WIDTH
+        and bool(((prefixes >= 10 ** (length - 1)) & (prefixes < 2 * 10 ** (length - 1))).any())
+    ]
+    return None if longer else dense_nanp(tables, -1)
+
+
 def _prefix_zones(
     keys: npt.NDArray[np.uint64],
     rows: _IntArray,
@@ -820,9 +859,20 @@ def _prefix_zones(
     tables: dict[int, tuple[_IntArray, _IntArray]],
     unknown: int,
 ) -> None:
-    """Longest-prefix match of the E.164 digits in ``TIMEZONE_DATA`` (numpy, per length)."""
+    """Longest-prefix match of the E.164 digits in ``TIMEZONE_DATA``: one look-up in a
+    dense table for NANP numbers, sorted arrays per prefix length for the others."""
     digits = key_digits(keys)
     result = np.full(len(rows), -1, dtype=np.int64)
+    dense = _nanp_zones()
+    if dense is not None:
+        nanp = np.flatnonzero((digits == 11) & (keys // np.uint64(10**10) == 1))
+        if len(nanp):
+            head = key_prefix(keys[nanp], digits[nanp], NANP_WIDTH)
+            result[nanp] = dense[head - 10**6]
+            # A NANP number no prefix matches keeps -1 and is not looked up again: every
+            # prefix of at most seven digits was in the dense table.
+            digits = digits.copy()
+            digits[nanp] = 0
     for length in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
         table = tables.get(length)
         if table is None:

@@ -21,6 +21,7 @@ import numpy as np
 from phonenumbers import geocoder
 
 from optout._errors import ConfigurationError
+from optout._fastnum import NANP_WIDTH, dense_nanp
 from optout._numbers import PhoneNumber
 from optout._vocab import NumberType
 
@@ -389,6 +390,17 @@ def _geo_arrays() -> tuple[list[frozenset[str]], dict[int, tuple[Any, Any, Any]]
     return readings, arrays
 
 
+@functools.cache
+def _nanp_dense(region: str) -> Any:
+    """The geocoder readings of ``region`` as a dense table over 1NPANXX (None when a +1
+    prefix is longer than seven digits, which libphonenumber's data has none of)."""
+    _readings, arrays = _geo_arrays()
+    if any(length > NANP_WIDTH for length in arrays):
+        return None
+    column = 1 if region == "US" else 2
+    return dense_nanp({n: (a[0], a[column]) for n, a in arrays.items()}, -1)
+
+
 def nanp_states(
     region: str, e164_digits: Any, prefixes: Callable[[int], Any]
 ) -> tuple[list[frozenset[str]], Any]:
@@ -401,6 +413,13 @@ def nanp_states(
     readings, arrays = _geo_arrays()
     lengths = np.asarray(e164_digits, dtype=np.int64)
     result = np.full(len(lengths), -1, dtype=np.int64)
+    dense = _nanp_dense(region)
+    if dense is not None:
+        # Every +1 number has 11 digits: one look-up of its first seven (1NPANXX).
+        eleven = np.flatnonzero(lengths == 11)
+        if len(eleven):
+            found = dense[np.asarray(prefixes(7))[eleven] - 10**6]
+            result[eleven] = np.where(found >= 0, found, 0)
     for length in sorted(arrays, reverse=True):
         keys, us, ca = arrays[length]
         open_ = np.flatnonzero((result < 0) & (lengths >= length))

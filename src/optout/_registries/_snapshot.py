@@ -21,6 +21,7 @@ import os
 import pathlib
 import struct
 import tempfile
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -129,8 +130,33 @@ def _search_sorted(keys: Keys, queries: Keys) -> npt.NDArray[np.intp]:
     return out
 
 
+#: Keys per fence block: one page of the index (the fence keeps every 512th key).
+_FENCE = 512
+#: Batches from this size on use the fence (building it touches every page once).
+_FENCE_FROM = 50_000
+
+
+def _fenced_search(keys: Keys, queries: Keys, fence: Keys) -> npt.NDArray[np.intp]:
+    """``np.searchsorted(keys, queries)`` for sorted ``queries`` through ``fence``
+    (``keys[::_FENCE]``, small enough to stay in cache): find each query's page in the
+    fence, then binary-search that page, vectorized (nine steps for 512 keys)."""
+    count = len(keys)
+    j = np.searchsorted(fence, queries)
+    lo = np.maximum(j - 1, 0) * _FENCE
+    hi = np.minimum(j * _FENCE, count)
+    # The first position in [lo, hi] whose key is >= the query (hi when there is none).
+    for _ in range(_FENCE.bit_length()):
+        mid = (lo + hi) >> 1
+        less = (keys[np.minimum(mid, count - 1)] < queries) & (mid < hi)
+        lo = np.where(less, mid + 1, lo)
+        hi = np.where(less, hi, mid)
+    return lo.astype(np.intp, copy=False)
+
+
 class SnapshotIndex:
     """A read-only view of an index file (memory-mapped; cheap to open)."""
+
+    _fence: Keys | None = None
 
     def __init__(self, path: pathlib.Path) -> None:
         self.path = path
@@ -168,14 +194,19 @@ class SnapshotIndex:
         keys = np.asarray(keys, dtype=np.uint64)
         if self.count == 0:
             return np.zeros(len(keys), dtype=np.intp), np.zeros(len(keys), dtype=bool)
+        search: Callable[[Keys, Keys], npt.NDArray[np.intp]] = _search_sorted
+        if len(keys) >= _FENCE_FROM and self.count > 64 * _FENCE:
+            if self._fence is None:
+                self._fence = np.ascontiguousarray(self.keys[::_FENCE])
+            search = functools.partial(_fenced_search, fence=self._fence)
         if len(keys) <= 64:
             pos = np.searchsorted(self.keys, keys)
         elif bool((keys[1:] >= keys[:-1]).all()):
-            pos = _search_sorted(self.keys, keys)
+            pos = search(self.keys, keys)
         else:
             order = np.argsort(keys)
             pos = np.empty(len(keys), dtype=np.intp)
-            pos[order] = _search_sorted(self.keys, keys[order])
+            pos[order] = search(self.keys, keys[order])
         np.minimum(pos, self.count - 1, out=pos)
         return pos, self.keys[pos] == keys
 

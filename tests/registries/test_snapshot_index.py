@@ -1,0 +1,67 @@
+"""The memory-mapped snapshot index answers exactly what a plain sorted search would."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optout._errors import RegistryError
+from optout._registries._snapshot import SnapshotIndex, write_index
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> SnapshotIndex:
+    rng = np.random.default_rng(11)
+    keys = rng.integers(12_000_000_000, 12_100_000_000, 300_000).astype(np.uint64)
+    path = tmp_path_factory.mktemp("index") / "list.idx"
+    write_index(path, np.concatenate([keys, keys[:1000]]))  # duplicates are dropped
+    return SnapshotIndex(path)
+
+
+def _expected(index: SnapshotIndex, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.asarray(index.keys)
+    pos = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
+    return pos, keys[pos] == queries
+
+
+@pytest.mark.parametrize("size", [1, 64, 65, 5_000, 120_000])
+@pytest.mark.parametrize("ordered", [True, False])
+def test_positions_match_a_sorted_search(index: SnapshotIndex, size: int, ordered: bool) -> None:
+    """Small batches, block-searched batches and fenced batches (>= 50,000 queries) all give
+    numpy's answer; half the queries are listed numbers, half their unlisted neighbours."""
+    rng = np.random.default_rng(size)
+    listed = np.asarray(index.keys)[rng.integers(0, index.count, size)]
+    queries = np.where(rng.random(size) < 0.5, listed, listed + np.uint64(1))
+    ends = np.array([0, 2**64 - 1], dtype=np.uint64)
+    queries = np.concatenate([queries, ends])  # below and above every key
+    if ordered:
+        queries = np.sort(queries)
+    pos, found = index.positions(queries)
+    want_pos, want_found = _expected(index, queries)
+    assert np.array_equal(found, want_found)
+    assert np.array_equal(pos[found], want_pos[found])
+    assert index.count == len(np.unique(np.asarray(index.keys)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 2**40), max_size=300), st.lists(st.integers(0, 2**40), max_size=50))
+def test_membership_property(
+    tmp_path_factory: pytest.TempPathFactory, keys: list[int], extra: list[int]
+) -> None:
+    path = tmp_path_factory.mktemp("prop") / "p.idx"
+    write_index(path, np.array(keys, dtype=np.uint64))
+    index = SnapshotIndex(path)
+    queries = np.array(keys + extra, dtype=np.uint64)
+    assert index.contains(queries).tolist() == [q in set(keys) for q in keys + extra]
+
+
+def test_a_damaged_file_is_refused(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "x.idx"
+    write_index(path, np.arange(10, dtype=np.uint64))
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(RegistryError, match="wrong size"):
+        SnapshotIndex(path)
