@@ -250,14 +250,16 @@ class _Seen:
             decided.duplicate = pa.array(np.zeros(n, dtype=bool))
             return
         keys = decided.keys[index]
-        dup = np.zeros(keys.size, dtype=bool)
+        unique, first, inverse = distinct(keys)
+        # Searched in sorted order (the distinct keys): several times faster than random.
+        before = np.zeros(unique.size, dtype=bool)
         for run in self._runs:
-            pos = np.minimum(np.searchsorted(run, keys), run.size - 1)
-            dup |= run[pos] == keys
-        unique, first, _ = distinct(keys)
-        within = np.ones(keys.size, dtype=bool)
-        within[first] = False
-        dup |= within
+            pos = np.minimum(np.searchsorted(run, unique), run.size - 1)
+            before |= run[pos] == unique
+        dup = before[inverse]
+        later = np.ones(keys.size, dtype=bool)
+        later[first] = False  # a repeat within this chunk
+        dup |= later
         flags = np.zeros(n, dtype=bool)
         flags[index] = dup
         decided.duplicate = pa.array(flags)
