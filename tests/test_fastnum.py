@@ -13,7 +13,7 @@ from phonenumbers import timezone
 
 from optout._batch import _finish_reads, _parse, _read
 from optout._errors import InvalidNumberError
-from optout._fastnum import fast_normalize, key_digits, key_prefix, normalize_keys
+from optout._fastnum import LANE_FROM, fast_normalize, key_digits, key_prefix, normalize_keys
 from optout._location import _from_number, _from_number_slow, _nanp_states, locate, nanp_states
 from optout._numbers import PhoneNumber, normalize
 
@@ -236,3 +236,23 @@ def test_dense_nanp_tables_agree_with_the_prefix_data() -> None:
         if batch.decided[i]:
             want = set(timezone.time_zones_for_number(phonenumbers.parse(e164)))
             assert set(batch.zone_sets[int(batch.zones[i])]) == want - {"Etc/Unknown"}, e164
+
+
+@pytest.mark.parametrize("region", [None, "US", "CA", "JM", "GB"])
+def test_nanp_lane_agrees_with_normalize(region: str | None) -> None:
+    """Batches of LANE_FROM keys or more classify most +1 numbers from a table of their
+    first digits; every one must still be what normalize() says."""
+    rng = random.Random(13)
+    keys: list[str] = []
+    while len(keys) < LANE_FROM + 500:
+        npa = rng.randint(200, 999)
+        local = f"{rng.randint(0, 9999999):07d}"
+        keys.append(rng.choice([f"+1{npa}{local}", f"{npa}{local}", f"1{npa}{local}"]))
+    batch = normalize_keys(keys, region)
+    decided = 0
+    for i in rng.sample(range(len(keys)), 3000):
+        got = batch.phone(i)
+        if got is not None:
+            decided += 1
+            assert got == _expected(keys[i], region), (keys[i], region)
+    assert decided > 500

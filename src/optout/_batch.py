@@ -261,6 +261,36 @@ def _as_strings(numbers: Sequence[object] | pa.Array | pa.ChunkedArray) -> pa.Ar
         return pa.array(strs, type=pa.string())
 
 
+def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array]:
+    """The rows that are only formatting around digits, and their digits (with a leading
+    ``+``); libphonenumber strips exactly those characters itself, so they parse the same.
+
+    Plain keys (digits, with or without one leading ``+``) need no clean-up; the rest is
+    checked against the well-formed pattern and stripped to its digits."""
+    short = pc.less_equal(pc.utf8_length(raw), MAX_INPUT_LENGTH)
+    tail = pc.if_else(pc.starts_with(raw, "+"), pc.utf8_slice_codeunits(raw, 1), raw)
+    plain = pc.and_(pc.and_(short, pc.ascii_is_decimal(tail)), pc.greater(pc.utf8_length(tail), 0))
+    plain_mask = np.asarray(pc.fill_null(plain, False).to_numpy(zero_copy_only=False), dtype=bool)
+    plain_rows = np.flatnonzero(plain_mask)
+    other = np.flatnonzero(~plain_mask)
+    others = raw.take(pa.array(other, type=pa.int64()))
+    well_other = np.asarray(
+        pc.fill_null(
+            pc.and_(
+                pc.less_equal(pc.utf8_length(others), MAX_INPUT_LENGTH),
+                pc.match_substring_regex(others, _WELL_FORMED),
+            ),
+            False,
+        ).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    cleaned = pc.replace_substring_regex(
+        others.filter(pa.array(well_other, type=pa.bool_())), r"[^0-9+]", ""
+    )
+    digits = pa.concat_arrays([raw.take(pa.array(plain_rows, type=pa.int64())), cleaned])
+    return np.concatenate([plain_rows, other[well_other]]).astype(np.int64), digits
+
+
 @dataclasses.dataclass(slots=True)
 class _Rows:
     """Per-row columns of one chunk (numpy), with the few objects some rows need."""
@@ -607,21 +637,9 @@ class BatchRun:
         zones = np.zeros(n, dtype=np.int64)
         message = np.full(n, -1, dtype=np.int64)
         phones: dict[int, PhoneNumber] = {}
-        well = np.asarray(
-            pc.fill_null(
-                pc.and_(
-                    pc.less_equal(pc.utf8_length(raw), MAX_INPUT_LENGTH),
-                    pc.match_substring_regex(raw, _WELL_FORMED),
-                ),
-                False,
-            ).to_numpy(zero_copy_only=False),
-            dtype=bool,
-        )
-        well_rows = np.flatnonzero(well)
+        well_rows, digits = _well_formed(raw)
         fast_ok = np.zeros(n, dtype=bool)
         if len(well_rows):
-            texts = raw.filter(pa.array(well)) if len(well_rows) < n else raw
-            digits = pc.replace_substring_regex(texts, r"[^0-9+]", "")
             fb = normalize_keys(digits, self.region)
             use = fb.decided & fb.valid
             rows = well_rows[use]

@@ -307,20 +307,32 @@ class _Nsn:
     """A view of some national numbers: their text (taken only when a pattern must run),
     their lengths, and their first ``_HEAD`` digits as an integer (all of a shorter one)."""
 
-    base: pa.Array
+    base: pa.Array | None  # None: virtual numbers (only their heads and lengths exist)
     index: _IntArray
     lengths: _IntArray
     heads: _IntArray
+    #: Virtual numbers: set for the base rows a pattern could not decide from the head.
+    undecided: _BoolArray | None = None
 
     def __len__(self) -> int:
         return len(self.index)
 
     def take(self, rows: _IntArray) -> _Nsn:
-        return _Nsn(self.base, self.index[rows], self.lengths[rows], self.heads[rows])
+        return _Nsn(
+            self.base, self.index[rows], self.lengths[rows], self.heads[rows], self.undecided
+        )
 
     def values(self, rows: _IntArray | None = None) -> pa.Array:
+        assert self.base is not None
         index = self.index if rows is None else self.index[rows]
         return self.base.take(pa.array(index, type=pa.int64()))
+
+    def run(self, pattern: str, rows: _IntArray) -> _BoolArray:
+        """The pattern itself on some rows (virtual rows: marked undecided instead)."""
+        if self.undecided is not None:
+            self.undecided[self.index[rows]] = True
+            return np.zeros(len(rows), dtype=bool)
+        return _matches(self.values(rows), pattern)
 
 
 def _by_table(
@@ -342,13 +354,13 @@ def _by_table(
             else None
         )
         if table is None:
-            out[part] = _matches(nsn.values(rows[part]), pattern)
+            out[part] = nsn.run(pattern, rows[part])
             continue
         verdict = table[nsn.heads[rows[part]]]
         out[part] = verdict == ALL
         mixed = part[verdict == MIXED]
         if len(mixed):
-            out[mixed] = _matches(nsn.values(rows[mixed]), pattern)
+            out[mixed] = nsn.run(pattern, rows[mixed])
     return out
 
 
@@ -520,9 +532,11 @@ def fast_normalize(key: str, region: str | None = None) -> PhoneNumber | None:
     return normalize_keys([key], region).phone(0)
 
 
-def normalize_keys(  # noqa: PLR0915 - one pass over the stages, kept in order
-    keys: Sequence[str] | pa.Array, region: str | None
-) -> FastBatch:
+#: Batches from this size on use the NANP lane (its table takes about a second to build).
+LANE_FROM = 20_000
+
+
+def normalize_keys(keys: Sequence[str] | pa.Array, region: str | None) -> FastBatch:
     """Decide ``normalize(key, region, strict=False)`` for every key the fast path can.
 
     ``region`` must already be checked (:func:`optout._numbers.normalize_region`).
@@ -530,15 +544,112 @@ def normalize_keys(  # noqa: PLR0915 - one pass over the stages, kept in order
     arr = keys if isinstance(keys, pa.Array) else pa.array(list(keys), type=pa.string())
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
-    n = len(arr)
-    if region is not None and n:
+    if region is not None and len(arr):
         arr = _strip_idd(arr, region)
+    if len(arr) < LANE_FROM:
+        return _normalize_keys(arr, region)
+    lane_rows, nsn = _nanp_rows(arr, region)
+    if not len(lane_rows):
+        return _normalize_keys(arr, region)
+    rest = np.ones(len(arr), dtype=bool)
+    rest[lane_rows] = False
+    general = _normalize_keys(arr.filter(pa.array(rest)), region)
+    return _merge_lane(general, np.flatnonzero(rest), lane_rows, nsn)
+
+
+def _nanp_rows(arr: pa.Array, region: str | None) -> tuple[_IntArray, npt.NDArray[np.uint64]]:
+    """The keys that are 10-digit NANP national numbers whose first digits decide their
+    region and type (``+1NXXNXXXXXX``; or ``NXXNXXXXXX`` read in a region whose national
+    prefix is a plain ``1``, which such a number does not start with), and those numbers."""
+    lengths = pc.utf8_length(arr)
+    international = pc.and_(pc.equal(lengths, 12), pc.starts_with(arr, "+1"))
+    digits = pc.if_else(international, pc.utf8_slice_codeunits(arr, 2), arr)
+    wanted = international
+    home = _plan(region, 0) if region is not None else None
+    if home is not None and home.country_code == 1 and home.npp_literals == ("1",):
+        wanted = pc.or_(wanted, pc.equal(lengths, 10))
+    wanted = pc.and_(wanted, pc.ascii_is_decimal(digits))
+    wanted = pc.and_(wanted, pc.invert(pc.starts_with(digits, "0")))
+    wanted = pc.and_(wanted, pc.invert(pc.starts_with(digits, "1")))
+    rows = np.flatnonzero(_np(pc.fill_null(wanted, False)))
+    if not len(rows):
+        return rows.astype(np.int64), np.zeros(0, dtype=np.uint64)
+    nsn = np.asarray(
+        _np(pc.cast(digits.take(pa.array(rows, type=pa.int64())), pa.uint64())), dtype=np.uint64
+    )
+    decided = _nanp_lane().decided[(nsn // POW10[10 - _HEAD]).astype(np.int64)]
+    return rows[decided].astype(np.int64), nsn[decided]
+
+
+def _merge_lane(
+    general: FastBatch, rest: _IntArray, lane_rows: _IntArray, nsn: npt.NDArray[np.uint64]
+) -> FastBatch:
+    """``general`` (the keys at ``rest``) and the NANP lane's keys, as one batch."""
+    lane = _nanp_lane()
+    n = len(rest) + len(lane_rows)
+    heads = (nsn // POW10[10 - _HEAD]).astype(np.int64)
+    found, kind = lane.region[heads], lane.kind[heads]
+    names = tuple(sorted(set(general.region_names) | {r for r in lane.regions if r.isalpha()}))
+    to_new = np.array([names.index(r) for r in general.region_names] + [-1], dtype=np.int64)
+    lane_map = np.array(
+        [names.index(r) if r.isalpha() else -1 for r in lane.regions] + [-1], dtype=np.int64
+    )
+    zone_sets = general.zone_sets
+
+    def zone_id(zones: tuple[str, ...]) -> int:
+        if zones not in zone_sets:
+            zone_sets.append(zones)
+        return zone_sets.index(zones)
+
+    keys = np.zeros(n, dtype=np.uint64)
+    zones = np.zeros(n, dtype=np.int64)
+    kinds = np.full(n, _UNKNOWN, dtype=np.int64)
+    region = np.full(n, -1, dtype=np.int64)
+    for target, values in (
+        (keys, general.key),
+        (zones, general.zones),
+        (kinds, general.number_type),
+    ):
+        target[rest] = values
+    region[rest] = to_new[general.region_id]
+    decided = np.zeros(n, dtype=bool)
+    decided[rest] = general.decided
+    valid = np.zeros(n, dtype=bool)
+    valid[rest] = general.valid
+    country = np.zeros(n, dtype=np.int64)
+    country[rest] = general.country_code
+    lane_keys = nsn + np.uint64(10**10)
+    keys[lane_rows] = lane_keys
+    country[lane_rows] = 1
+    decided[lane_rows] = True
+    kinds[lane_rows] = kind
+    region[lane_rows] = lane_map[found]
+    valid[lane_rows] = (found >= 0) & (kind != _UNKNOWN)
+    lane_zones = np.full(len(lane_rows), zone_id(()), dtype=np.int64)
+    for k in np.unique(kind).tolist():
+        sel = np.flatnonzero(kind == k)
+        if k == _UNKNOWN:
+            continue
+        if _geographical(int(k), 1):
+            dense = _nanp_zones()
+            if dense is None:  # pragma: no cover - libphonenumber's +1 prefixes are short
+                raise AssertionError("no dense NANP zone table")
+            got = dense[(lane_keys[sel] // POW10[11 - NANP_WIDTH]).astype(np.int64) - 10**6]
+            lane_zones[sel] = np.where(got >= 0, got, zone_id(()))
+        else:
+            lane_zones[sel] = zone_id(_country_zones(1))
+    zones[lane_rows] = lane_zones
+    return FastBatch(decided, keys, country, region, names, kinds, zones, zone_sets, valid)
+
+
+def _normalize_keys(arr: pa.Array, region: str | None) -> FastBatch:
+    n = len(arr)
     ok = _matches(arr, _KEY) if n else np.zeros(0, dtype=bool)
     lens = np.asarray(_np(pc.fill_null(pc.utf8_length(arr), 0)), dtype=np.int64)
     plus = np.asarray(_np(pc.fill_null(pc.starts_with(arr, "+"), False)), dtype=bool)
     ndig = lens - plus
     ok &= (ndig >= _MIN_NSN) & (ndig <= _WIDTH)
-    digits = pc.if_else(pa.array(plus), pc.utf8_slice_codeunits(arr, 1), arr)
+    digits = pc.if_else(pa.array(plus, type=pa.bool_()), pc.utf8_slice_codeunits(arr, 1), arr)
     if isinstance(digits, pa.ChunkedArray):
         digits = digits.combine_chunks()
     digits = pc.if_else(pa.array(ok), digits, pa.scalar("0", pa.string()))
@@ -729,45 +840,8 @@ def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
 
     for cc in np.unique(cc_of).tolist():
         sel = np.flatnonzero(cc_of == cc)
-        of_cc = every.take(sel)
-        found = np.full(len(sel), -1, dtype=np.int64)
-        found_kind = np.full(len(sel), _UNKNOWN, dtype=np.int64)
-        defer = np.zeros(len(sel), dtype=bool)
-        candidates = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(cc), ())
-        for code in candidates:
-            open_rows = np.flatnonzero((found < 0) & ~defer)
-            if not len(open_rows):
-                break
-            rplan = _plan(code, int(cc))
-            if rplan is None:
-                continue
-            sub = of_cc.take(open_rows)
-            if len(candidates) > 1 and rplan.leading_digits:
-                if not rplan.leading_ok:
-                    defer[open_rows] = True
-                    break
-                picked = _by_table(
-                    rplan.leading_digits,
-                    rplan.leading_raw,
-                    sub,
-                    np.arange(len(sub), dtype=np.int64),
-                    prefix_match=True,
-                )
-                kinds_sub, def_sub = _types(rplan, sub.take(np.flatnonzero(picked)))
-                chosen = open_rows[picked]
-                found[chosen] = len(names)
-                found_kind[chosen] = kinds_sub
-                defer[chosen[def_sub]] = True
-            else:
-                kinds_sub, def_sub = _types(rplan, sub)
-                defer[open_rows[def_sub]] = True
-                picked = ~def_sub
-                if len(candidates) > 1:
-                    picked &= kinds_sub != _UNKNOWN
-                chosen = open_rows[picked]
-                found[chosen] = len(names)
-                found_kind[chosen] = kinds_sub[picked]
-            names.append(code)
+        found, found_kind, defer = _classify(int(cc), every.take(sel), len(names))
+        names.extend(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(cc), ()))
         rows = all_rows[sel]
         ok[rows[defer]] = False
         region_codes[sel] = found
@@ -803,6 +877,75 @@ def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
     return FastBatch(
         ok, keys, country, region_id, region_names, kinds, zone_index, zone_sets, valid & ok
     )
+
+
+def _classify(cc: int, nsn: _Nsn, base: int) -> tuple[_IntArray, _IntArray, _BoolArray]:
+    """The region and line type of national numbers of country code ``cc``, as
+    ``region_code_for_number`` and ``_number_type_helper`` find them: (``base`` + index of
+    the region among the code's regions, or -1; type code; deferred)."""
+    n = len(nsn)
+    found = np.full(n, -1, dtype=np.int64)
+    found_kind = np.full(n, _UNKNOWN, dtype=np.int64)
+    defer = np.zeros(n, dtype=bool)
+    candidates = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
+    for position, code in enumerate(candidates):
+        open_rows = np.flatnonzero((found < 0) & ~defer)
+        if not len(open_rows):
+            break
+        rplan = _plan(code, cc)
+        if rplan is None:
+            continue
+        sub = nsn.take(open_rows)
+        if len(candidates) > 1 and rplan.leading_digits:
+            if not rplan.leading_ok:
+                defer[open_rows] = True
+                break
+            picked = _by_table(
+                rplan.leading_digits,
+                rplan.leading_raw,
+                sub,
+                np.arange(len(sub), dtype=np.int64),
+                prefix_match=True,
+            )
+            kinds_sub, def_sub = _types(rplan, sub.take(np.flatnonzero(picked)))
+            chosen = open_rows[picked]
+            found[chosen] = base + position
+            found_kind[chosen] = kinds_sub
+            defer[chosen[def_sub]] = True
+        else:
+            kinds_sub, def_sub = _types(rplan, sub)
+            defer[open_rows[def_sub]] = True
+            picked = ~def_sub
+            if len(candidates) > 1:
+                picked &= kinds_sub != _UNKNOWN
+            chosen = open_rows[picked]
+            found[chosen] = base + position
+            found_kind[chosen] = kinds_sub[picked]
+    return found, found_kind, defer
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Lane:
+    """Every 10-digit NANP national number classified by its first digits at once."""
+
+    regions: tuple[str, ...]  # the +1 regions, in libphonenumber's order
+    region: _IntArray  # per head: index into regions, or -1
+    kind: _IntArray  # per head: type code
+    decided: _BoolArray  # per head: the first digits decide region and type
+
+
+@functools.cache
+def _nanp_lane() -> _Lane:
+    """:func:`_classify` of every possible head of a 10-digit +1 national number, with the
+    prefix tables only: a head a pattern cannot decide from is left undecided."""
+    n = 10**_HEAD
+    heads = np.arange(n, dtype=np.int64)
+    virtual = _Nsn(None, heads, np.full(n, 10, dtype=np.int64), heads, np.zeros(n, dtype=bool))
+    found, kind, defer = _classify(1, virtual, 0)
+    assert virtual.undecided is not None
+    decided = ~defer & ~virtual.undecided
+    regions = tuple(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(1, ()))
+    return _Lane(regions, found, kind, decided)
 
 
 def _zone_set(
