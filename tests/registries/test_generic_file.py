@@ -13,7 +13,7 @@ from optout import RegistryFormatError
 from optout._db import create_engine, upgrade
 from optout._registries._base import Registry
 from optout._registries._kinds import SnapshotRegistry
-from optout._registries._snapshot import open_index
+from optout._registries._snapshot import forget_indexes
 from optout._registries._store import RegistryStore
 from optout._registries.generic import br_nmp, file_registry
 from optout.testing import RegistryConformance
@@ -38,7 +38,7 @@ class TestFileRegistryConformance(RegistryConformance):
         info = registry.store.active_snapshot(registry.id)
         assert info is not None
         pathlib.Path(info.path).write_bytes(b"garbage")
-        open_index.cache_clear()
+        forget_indexes()
         return True
 
 

@@ -15,7 +15,7 @@ from optout import RegistryFormatError
 from optout._db import create_engine, upgrade
 from optout._registries._base import Registry
 from optout._registries._kinds import SnapshotRegistry
-from optout._registries._snapshot import open_index
+from optout._registries._snapshot import forget_indexes
 from optout._registries._store import RegistryStore
 from optout._registries.uk import TpsCodec, gb_ctps, gb_tps
 from optout.testing import RegistryConformance
@@ -62,7 +62,7 @@ class TestTpsConformance(RegistryConformance):
         info = registry.store.active_snapshot(registry.id)
         assert info is not None
         pathlib.Path(info.path).unlink()
-        open_index.cache_clear()
+        forget_indexes()
         return True
 
 

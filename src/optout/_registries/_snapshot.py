@@ -21,6 +21,7 @@ import os
 import pathlib
 import struct
 import tempfile
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy.typing as npt
 
 from optout._errors import RegistryError
 
-__all__ = ["SnapshotIndex", "e164_keys", "key_of", "write_index"]
+__all__ = ["SnapshotIndex", "e164_keys", "forget_indexes", "key_of", "open_index", "write_index"]
 
 MAGIC = b"OPTOUTIX"
 FORMAT = 1
@@ -196,8 +197,9 @@ class SnapshotIndex:
             return np.zeros(len(keys), dtype=np.intp), np.zeros(len(keys), dtype=bool)
         search: Callable[[Keys, Keys], npt.NDArray[np.intp]] = _search_sorted
         if len(keys) >= _FENCE_FROM and self.count > 64 * _FENCE:
-            if self._fence is None:
-                self._fence = np.ascontiguousarray(self.keys[::_FENCE])
+            with _OPENING:
+                if self._fence is None:
+                    self._fence = np.ascontiguousarray(self.keys[::_FENCE])
             search = functools.partial(_fenced_search, fence=self._fence)
         if len(keys) <= 64:
             pos = np.searchsorted(self.keys, keys)
@@ -228,7 +230,23 @@ class SnapshotIndex:
         return self.keys
 
 
-@functools.lru_cache(maxsize=64)
+_OPENING = threading.Lock()
+
+
 def open_index(path: str, checksum: str) -> SnapshotIndex:
-    """An index, opened once per process per file version (keyed by its checksum too)."""
+    """An index, opened once per process per file version (keyed by its checksum too).
+
+    Threads deciding at once share one mapping (two would each count the file's pages)."""
+    with _OPENING:
+        return _open_index(path, checksum)
+
+
+def forget_indexes() -> None:
+    """Close the indexes this process opened (the next look-up maps the files again)."""
+    with _OPENING:
+        _open_index.cache_clear()
+
+
+@functools.lru_cache(maxsize=64)
+def _open_index(path: str, checksum: str) -> SnapshotIndex:
     return SnapshotIndex(pathlib.Path(path))
