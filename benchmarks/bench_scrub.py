@@ -260,6 +260,8 @@ def bench(workdir: pathlib.Path, info: dict[str, Any], args: argparse.Namespace)
                     command = optout_command(info["url"], src, dst)
                 else:
                     command = child_command(tool, info["stores"][tool], src, dst)
+                dst.unlink(missing_ok=True)
+                os.sync()  # no write-back of an earlier run's output during this one
                 got = run_measured(command, env)
                 got["output_bytes"] = dst.stat().st_size
                 runs[tool].append(got)

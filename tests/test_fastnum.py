@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone
+from phonenumbers.geodata import GEOCODE_DATA
 
 from optout._batch import _finish_reads, _parse, _read
 from optout._errors import InvalidNumberError
@@ -176,7 +177,7 @@ def test_deferred(key: str, region: str | None) -> None:
 
 def test_locate_unchanged_for_us_ca_br() -> None:
     rng = random.Random(3)
-    npas = sorted({k[1:4] for k in phonenumbers.geodata.GEOCODE_DATA if k.startswith("1")})
+    npas = sorted({k[1:4] for k in GEOCODE_DATA if k.startswith("1")})
     phones: list[PhoneNumber] = []
     for npa in npas:
         for _ in range(3):
@@ -224,7 +225,7 @@ def test_dense_nanp_tables_agree_with_the_prefix_data() -> None:
     """The dense 1NPANXX tables give the geocoder's state and libphonenumber's zones for
     every +1 number, as the per-number functions do."""
     rng = random.Random(9)
-    npas = sorted({k[1:4] for k in phonenumbers.geodata.GEOCODE_DATA if k.startswith("1")})
+    npas = sorted({k[1:4] for k in GEOCODE_DATA if k.startswith("1")})
     e164s = [f"+1{npa}{rng.randint(0, 9999999):07d}" for npa in npas for _ in range(4)]
     keys = np.array([int(e[1:]) for e in e164s], dtype=np.uint64)
     digits = key_digits(keys)

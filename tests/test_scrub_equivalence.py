@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import phonenumbers
 import pytest
+from phonenumbers.geodata import GEOCODE_DATA
 
 import optout
 from _fakes import StaticRegistry, all_clear
@@ -33,7 +34,7 @@ OTHER = ["GB", "IT", "FR", "DE", "ES", "AU", "BR"]
 def _numbers(rng: random.Random, count: int) -> list[str]:
     """Random E.164 numbers: NANP area codes libphonenumber knows, and other countries'
     example numbers with random trailing digits (some of them invalid, as in real lists)."""
-    npas = sorted({k[1:4] for k in phonenumbers.geodata.GEOCODE_DATA if k.startswith("1")})
+    npas = sorted({k[1:4] for k in GEOCODE_DATA if k.startswith("1")})
     out = []
     for _ in range(count):
         if rng.random() < 0.7:

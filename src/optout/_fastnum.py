@@ -31,8 +31,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Sequence
-from typing import TypeVar
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +60,8 @@ __all__ = [
     "key_digits",
     "key_prefix",
     "normalize_keys",
+    "once",
+    "warm_up",
 ]
 
 _BoolArray = npt.NDArray[np.bool_]
@@ -71,6 +74,34 @@ _MIN_NSN = 2  # libphonenumber's _MIN_LENGTH_FOR_NSN
 _UNKNOWN = int(PhoneNumberType.UNKNOWN)
 _UNKNOWN_ZONE = "Etc/Unknown"
 _KEY = r"^\+?[0-9]+$"
+
+
+_R = TypeVar("_R")
+_BUILDING = threading.RLock()
+
+
+def once(build: Callable[..., _R]) -> Callable[..., _R]:
+    """``functools.cache`` for the large tables built on first use, under one lock: a
+    thread that needs a table another thread is building waits for it instead of
+    building it again."""
+    cached = functools.cache(build)
+
+    @functools.wraps(build)
+    def get(*args: Any) -> _R:
+        with _BUILDING:
+            return cached(*args)
+
+    return get
+
+
+def warm_up() -> None:
+    """Build the NANP tables now (a scrub starts this in a thread while it reads)."""
+    from optout._location import _nanp_dense  # noqa: PLC0415 - _location imports this module
+
+    _nanp_lane()
+    _nanp_zones()
+    _nanp_dense("US")
+    _nanp_dense("CA")
 
 
 # -- metadata, compiled once ----------------------------------------------------------------
@@ -203,7 +234,7 @@ def _country_codes() -> _BoolArray:
     return known
 
 
-@functools.cache
+@once
 def _zone_tables() -> tuple[list[tuple[str, ...]], dict[int, tuple[_IntArray, _IntArray]]]:
     """TIMEZONE_DATA as, per prefix length, sorted int64 prefixes and indices of zone lists."""
     zones: list[tuple[str, ...]] = []
@@ -934,7 +965,7 @@ class _Lane:
     decided: _BoolArray  # per head: the first digits decide region and type
 
 
-@functools.cache
+@once
 def _nanp_lane() -> _Lane:
     """:func:`_classify` of every possible head of a 10-digit +1 national number, with the
     prefix tables only: a head a pattern cannot decide from is left undecided."""
@@ -982,7 +1013,7 @@ def dense_nanp(tables: dict[int, tuple[_IntArray, _IntArray]], missing: int) -> 
     return dense
 
 
-@functools.cache
+@once
 def _nanp_zones() -> _IntArray | None:
     """:func:`dense_nanp` of ``TIMEZONE_DATA`` (None if a +1 prefix is longer)."""
     _zones, tables = _zone_tables()

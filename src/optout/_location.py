@@ -18,10 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from phonenumbers import geocoder
 
 from optout._errors import ConfigurationError
-from optout._fastnum import NANP_WIDTH, dense_nanp
+from optout._fastnum import NANP_WIDTH, dense_nanp, once
 from optout._numbers import PhoneNumber
 from optout._vocab import NumberType
 
@@ -327,7 +326,7 @@ def _state_of(text: str, region: str) -> frozenset[str]:
     return frozenset()
 
 
-@functools.cache
+@once
 def _geo_states() -> tuple[dict[str, tuple[frozenset[str], frozenset[str]]], int]:
     """NANP geocoder prefixes -> (US reading, CA reading) of their English description.
 
@@ -362,7 +361,7 @@ def _nanp_states(region: str, e164: str) -> frozenset[str]:
     return _NO_STATE
 
 
-@functools.cache
+@once
 def _geo_arrays() -> tuple[list[frozenset[str]], dict[int, tuple[Any, Any, Any]]]:
     """:func:`_geo_states` as sorted numpy arrays per prefix length (for batches)."""
     table, _longest = _geo_states()
@@ -390,7 +389,7 @@ def _geo_arrays() -> tuple[list[frozenset[str]], dict[int, tuple[Any, Any, Any]]
     return readings, arrays
 
 
-@functools.cache
+@once
 def _nanp_dense(region: str) -> Any:
     """The geocoder readings of ``region`` as a dense table over 1NPANXX (None when a +1
     prefix is longer than seven digits, which libphonenumber's data has none of)."""
@@ -461,6 +460,7 @@ def _from_number_slow(phone: PhoneNumber) -> set[str]:
 @functools.lru_cache(maxsize=8192)
 def _describe(e164: str) -> str:
     import phonenumbers  # noqa: PLC0415 - already imported by _numbers
+    from phonenumbers import geocoder  # noqa: PLC0415 - 0.3 s to import: only when needed
 
     return str(geocoder.description_for_number(phonenumbers.parse(e164), "en"))
 

@@ -25,11 +25,13 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import importlib
 import json
 import math
 import os
 import pathlib
+import queue
 import re
 import signal
 import sys
@@ -44,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optout._errors import ConfigurationError, OptoutError
-from optout._fastnum import distinct
+from optout._fastnum import distinct, warm_up
 from optout._numbers import normalize_region
 from optout._timeutil import instant, parse_instant
 
@@ -1318,6 +1320,69 @@ def _deciders() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+class _Pipeline:
+    """Three stages: this thread reads, a small pool decides, a writer thread settles and
+    writes in input order. ``limit`` chunks at most are in flight (bounded memory)."""
+
+    def __init__(self, deciders: int, write: Callable[[_Chunk, _Decided], None]) -> None:
+        self._write = write
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            deciders, thread_name_prefix="optout-scrub"
+        )
+        self._queue: queue.Queue[tuple[_Chunk, concurrent.futures.Future[_Decided]] | None]
+        self._queue = queue.Queue(maxsize=deciders + 1)
+        self._failure: list[BaseException] = []
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._writing, name="optout-scrub-writer")
+        self._writer.start()
+
+    def _writing(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._stop.is_set():
+                continue  # drain after a failure, so the reader never blocks
+            chunk, future = item
+            try:
+                self._write(chunk, future.result())
+            except BaseException as exc:  # reported to the reading thread
+                self._failure.append(exc)
+                self._stop.set()
+
+    def submit(self, decide: Callable[[], _Decided], chunk: _Chunk) -> None:
+        """Decide ``chunk`` on the pool; raise the writer's failure, if any."""
+        self._check()
+        item = (chunk, self._pool.submit(decide))
+        while True:
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                self._check()
+
+    def _check(self) -> None:
+        if self._failure:
+            raise self._failure[0]
+
+    def finish(self, *, ok: bool) -> None:
+        """Wait until every chunk is written (``ok``) or stop at once; then re-raise the
+        writer's failure, if any."""
+        if not ok:
+            self._stop.set()
+        while True:
+            try:
+                self._queue.put(None, timeout=0.2)
+                break
+            except queue.Full:
+                if not self._writer.is_alive():
+                    break
+        self._writer.join()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if ok:
+            self._check()
+
+
 def _pump(
     client: Compliance,
     writers: list[_Writer],
@@ -1337,24 +1402,19 @@ def _pump(
 ) -> None:
     """Read, decide and write every chunk, opening ``writers`` (left open) on the first.
 
-    Chunks are decided by a small thread pool, and written in input order by this thread.
+    This thread reads; chunks are decided by a small thread pool (numpy and pyarrow release
+    the GIL) and settled and written in input order by a writer thread.
     """
     seen = _Seen()
     run = _new_run(client, when, context)
     native_ok = reader.native_kind == out_fmt
-    picked: list[str] | None = None
+    picked: list[str] = []
     width = len(reader.names)
-    chunks = reader.chunks()
-    deciders = _deciders()
-    pending: collections.deque[tuple[_Chunk, concurrent.futures.Future[_Decided]]]
-    pending = collections.deque()
 
-    def finish() -> None:
-        chunk, future = pending.popleft()
-        assert picked is not None
+    def write(chunk: _Chunk, decided: _Decided) -> None:
         _write_chunk(
             chunk,
-            future.result(),
+            decided,
             picked,
             seen,
             summary,
@@ -1365,30 +1425,32 @@ def _pump(
         )
         bar.update(summary.rows, reader.position())
 
-    pool = concurrent.futures.ThreadPoolExecutor(deciders, thread_name_prefix="optout-scrub")
+    # The NANP tables (about half a second) are built while the first chunks are read.
+    threading.Thread(target=warm_up, name="optout-warm-up", daemon=True).start()
+    pipeline = _Pipeline(_deciders(), write)
+    done = False
     try:
+        chunks = reader.chunks()
         while True:
             chunk = next(chunks, None)
-            if chunk is None and picked is None:
+            if chunk is None and not picked:
                 # Header only: the output has the header and no rows.
                 chunk = _Chunk(reader.schema.empty_table(), native=[])
             elif chunk is None:
                 break
-            if picked is None:
-                picked = pick_columns(reader.names, columns, chunk.table, header)
+            if not picked:
+                picked.extend(pick_columns(reader.names, columns, chunk.table, header))
                 summary.columns = tuple(picked)
                 for path in targets:
                     temp = staged.temp_for(path)
                     writers.append(
                         _open_writer(temp, out_fmt, delimiter=out_delimiter, header=header)
                     )
-            pending.append((chunk, pool.submit(_decide_table, run, chunk.table, picked)))
-            while len(pending) > deciders:
-                finish()
-        while pending:
-            finish()
+            table = chunk.table
+            pipeline.submit(functools.partial(_decide_table, run, table, list(picked)), chunk)
+        done = True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pipeline.finish(ok=done)
 
 
 def _write_report(
