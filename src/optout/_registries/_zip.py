@@ -3,7 +3,8 @@
 Opening or reading a damaged, encrypted or oddly built archive raises a zoo of exceptions
 (``BadZipFile``, ``zlib.error``, ``EOFError``, ``NotImplementedError`` for unsupported
 methods, ``RuntimeError`` for encrypted members, ``OSError`` for bad offsets,
-``lzma.LZMAError``); every registry reader turns them into one ``RegistryFormatError``.
+``lzma.LZMAError``, ``UnicodeDecodeError`` for a member name flagged UTF-8 that is not);
+every registry reader turns them into one ``RegistryFormatError``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ZIP_ERRORS: tuple[type[BaseException], ...] = (
     RuntimeError,
     OSError,
     lzma.LZMAError,
+    UnicodeDecodeError,
 )
 
 
