@@ -6,13 +6,14 @@ import random
 
 import numpy as np
 import phonenumbers
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone
 from phonenumbers.geodata import GEOCODE_DATA
 
-from optout._batch import _finish_reads, _parse, _read
+from optout._batch import _finish_reads, _parse, _read, _well_formed
 from optout._errors import InvalidNumberError
 from optout._fastnum import LANE_FROM, fast_normalize, key_digits, key_prefix, normalize_keys
 from optout._location import _from_number, _from_number_slow, _nanp_states, locate, nanp_states
@@ -191,7 +192,11 @@ def test_locate_unchanged_for_us_ca_br() -> None:
 
 
 _NOISE = st.sampled_from(
-    ["", " ", "tel: ", "Tel.", "(mobile)", " ext. 12", " x 7", "#", "+", "-", "/", "abc", "(0)"]
+    [
+        *["", " ", "tel: ", "Tel.", "(mobile)", " ext. 12", " x 7", "#", "+", "-", "/", "abc"],
+        *["(0)", "Phone: ", "Mob. ", ".", " (", ";", "5 ", "No. 1: ", "\u0663", "\uff0b"],
+        *[" /x 12", "_"],
+    ]
 )
 
 
@@ -257,3 +262,21 @@ def test_nanp_lane_agrees_with_normalize(region: str | None) -> None:
             decided += 1
             assert got == _expected(keys[i], region), (keys[i], region)
     assert decided > 500
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_messy_text(), min_size=1, max_size=12))
+def test_well_formed_rows_read_as_libphonenumber_reads_them(
+    items: list[tuple[str, str | None]],
+) -> None:
+    """A text the batch reduces to its digits (plain, well-formed, or a label around a
+    well-formed number) is the number libphonenumber reads, whenever that is valid."""
+    texts = [t for t, _ in items]
+    rows, digits = _well_formed(pa.array(texts, pa.string()))
+    for row, key in zip(rows.tolist(), digits.to_pylist(), strict=True):
+        text, region = items[row]
+        try:
+            got = normalize(key, region)
+        except InvalidNumberError:
+            continue  # the batch reads such a row again from its text
+        assert normalize(text, region) == got, (text, key, region)

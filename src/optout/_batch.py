@@ -287,8 +287,42 @@ def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array]:
     cleaned = pc.replace_substring_regex(
         others.filter(pa.array(well_other, type=pa.bool_())), r"[^0-9+]", ""
     )
-    digits = pa.concat_arrays([raw.take(pa.array(plain_rows, type=pa.int64())), cleaned])
-    return np.concatenate([plain_rows, other[well_other]]).astype(np.int64), digits
+    labelled, label_digits = _labelled(others, ~well_other)
+    digits = pa.concat_arrays(
+        [raw.take(pa.array(plain_rows, type=pa.int64())), cleaned, label_digits]
+    )
+    rows = np.concatenate([plain_rows, other[well_other], other[labelled]])
+    return rows.astype(np.int64), digits
+
+
+def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array]:
+    """Rows like ``tel: +1 202 555 0123`` or ``Phone: (020) 7946 0123.``, and their digits.
+
+    libphonenumber parses what ``_extract_possible_number`` keeps of a text: from its first
+    ``+`` or digit to its last letter, digit or ``#`` (nothing is cut at ``;phone-context=``,
+    ``;isub=`` or a second number after ``/`` or ``\\`` here: texts with ``;``, ``/`` or
+    ``\\`` are left out, as are non-ASCII ones, whose digit and plus signs are wider). When
+    that part is well-formed, its digits parse the same.
+    """
+    idx = np.flatnonzero(candidates)
+    if not len(idx):
+        return idx.astype(np.int64), pa.array([], pa.string())
+    part = texts.take(pa.array(idx, type=pa.int64()))
+    usable = pc.and_(
+        pc.and_(pc.string_is_ascii(part), pc.less_equal(pc.utf8_length(part), MAX_INPUT_LENGTH)),
+        pc.invert(pc.match_substring_regex(part, r"[;/\\]")),
+    )
+    kept = pc.replace_substring_regex(
+        pc.replace_substring_regex(part, r"^[^+0-9]+", ""), r"[^#0-9A-Za-z]+$", ""
+    )
+    ok = np.asarray(
+        pc.fill_null(pc.and_(usable, pc.match_substring_regex(kept, _WELL_FORMED)), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    digits = pc.replace_substring_regex(kept.filter(pa.array(ok)), r"[^0-9+]", "")
+    return idx[ok].astype(np.int64), digits
 
 
 @dataclasses.dataclass(slots=True)
