@@ -12,7 +12,7 @@ import pytest
 import optout
 from _fakes import StaticRegistry, all_clear
 from optout import Compliance
-from optout._batch import BatchDecisions, decide_many
+from optout._batch import BatchDecisions, BatchRun, decide_many
 from optout.registries import file_registry
 
 AT = dt.datetime(2026, 3, 4, 15, tzinfo=dt.UTC)  # a Wednesday: 16:00 in Rome, 10:00 in NY
@@ -184,11 +184,21 @@ def test_several_countries_and_instants(lawful: Compliance) -> None:
 
 
 def test_parallel_parse_matches(client: Compliance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts only libphonenumber can read go to the run's worker processes when a chunk has
+    enough of them: the answers are the same as parsed in this process."""
     monkeypatch.setattr("optout._batch.PARALLEL_MIN", 10)
-    monkeypatch.setattr("optout._batch._CHUNK", 7)
-    numbers = [f"+1 202 555 {i:04d}" for i in range(30)] + ["nope", None]
+    monkeypatch.setattr("optout._batch._CHUNK_MIN", 7)
+    numbers: list[object] = [f"+1 202 555 {i:04d} ext. {i}" for i in range(30)]
+    numbers += [f"202-555-{i:04d} (mobile)" for i in range(20)] + ["nope", None, "tel: 12"]
     serial = decide_many(client, numbers, at=AT, workers=1)
-    parallel = decide_many(client, numbers, at=AT, workers=2)
+    run = BatchRun(client, at=AT, workers=2)
+    try:
+        parallel = run.decide(numbers)
+        started = run._pool is not None  # the processes were used
+    finally:
+        run.close()
+    assert started
+    assert run._pool is None
     assert serial.to_table().equals(parallel.to_table())
 
 

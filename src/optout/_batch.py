@@ -89,9 +89,10 @@ _log = logging.getLogger("optout")
 
 #: A raw string that is only formatting around digits; its digits parse the same.
 _WELL_FORMED = r"^[ \t\r\n]*\+?[0-9 ().\-]*[0-9][0-9 ().\-]*[ \t\r\n]*$"
-#: Distinct strings to parse from which a process pool is used (when ``workers`` allows).
-PARALLEL_MIN = 50_000
-_CHUNK = 20_000
+#: Distinct texts a chunk must send to libphonenumber for the run's process pool to be used
+#: (when ``workers`` allows); fewer are parsed in the deciding thread.
+PARALLEL_MIN = 2_000
+_CHUNK_MIN = 1_000
 #: Bind parameters per ``IN (...)`` query (SQLite allows 32766, PostgreSQL 65535).
 _IN_CHUNK = 5_000
 
@@ -202,14 +203,16 @@ def _read(texts: Sequence[str], region: str | None) -> list[_Read]:
     return out
 
 
-def _read_all(texts: list[str], region: str | None, workers: int) -> list[_Read]:
-    if workers <= 1 or len(texts) < PARALLEL_MIN:
+def _read_all(
+    texts: list[str], region: str | None, pool: concurrent.futures.Executor | None, workers: int
+) -> list[_Read]:
+    """:func:`_read` of many texts, split over ``pool``'s processes when there is one."""
+    if pool is None or len(texts) < PARALLEL_MIN:
         return _read(texts, region)
-    chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
-    context = multiprocessing.get_context("forkserver")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        parts = pool.map(_read, chunks, [region] * len(chunks))
-        return [r for part in parts for r in part]
+    size = max(_CHUNK_MIN, -(-len(texts) // (2 * workers)))
+    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+    parts = pool.map(_read, chunks, [region] * len(chunks))
+    return [r for part in parts for r in part]
 
 
 def _finish_reads(texts: list[str], reads: list[_Read], region: str | None) -> list[_Parsed]:
@@ -634,6 +637,8 @@ class BatchRun:
         )
         self.region = normalize_region(country) if country is not None else client._region
         self.workers = workers or 1
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.book: RuleBook = client._rules
         self.dialect = client.engine.dialect.name
         self.history, self.grace = _book_limits(self.book)
@@ -696,7 +701,7 @@ class BatchRun:
             encoded = pc.dictionary_encode(raw.take(pa.array(slow)))
             which = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
             texts_slow: list[str] = encoded.dictionary.to_pylist()
-            reads = _read_all(texts_slow, self.region, self.workers)
+            reads = _read_all(texts_slow, self.region, self._parsers(len(texts_slow)), self.workers)
             parsed = _finish_reads(texts_slow, reads, self.region)
             self._fill_parsed(
                 parsed, slow, which, state, key, cc, region, kind, zones, message, phones
@@ -809,6 +814,26 @@ class BatchRun:
             number_type=_KINDS[int(rows.kind[i])],
             time_zones=frozenset(self.zone_sets.values[int(rows.zones[i])]),
         )
+
+    def _parsers(self, count: int) -> concurrent.futures.Executor | None:
+        """The run's libphonenumber processes, started when a chunk first has ``count >=
+        PARALLEL_MIN`` texts for them and ``workers`` allows (they run outside the GIL)."""
+        if self.workers <= 1 or count < PARALLEL_MIN:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("forkserver")
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    self.workers, mp_context=context
+                )
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the run's parsing processes, if any were started."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # -- location ---------------------------------------------------------------------------
 
@@ -1730,8 +1755,9 @@ def decide_many(
         ConfigurationError: an unknown purpose, channel, technology, country or hint.
         DatabaseError: the database cannot be reached (nothing is allowed then).
     """
-    if person is None or isinstance(person, str):
-        run = BatchRun(client, at=at, workers=workers, person=person, **context)
-        return run.decide(numbers)
-    run = BatchRun(client, at=at, workers=workers, **context)
-    return run.decide(numbers, person)
+    single = person if person is None or isinstance(person, str) else None
+    run = BatchRun(client, at=at, workers=workers, person=single, **context)
+    try:
+        return run.decide(numbers, None if single is person else person)
+    finally:
+        run.close()

@@ -105,7 +105,7 @@ _EXTENSIONS = {
     ".xlsx": "xlsx",
 }
 _EXCEL_MAX_ROWS = 1_048_576
-DEFAULT_CHUNK_ROWS = 100_000
+DEFAULT_CHUNK_ROWS = 250_000
 
 # Whole words only: "cancellation_date" must not match "cell".
 _PHONE_HEADER = re.compile(
@@ -204,7 +204,8 @@ class _Decided:
 def _new_run(client: Compliance, at: dt.datetime, context: Mapping[str, Any]) -> BatchRun:
     from optout._batch import BatchRun  # noqa: PLC0415 - _batch imports the client
 
-    return BatchRun(client, at=at, **context)
+    # Numbers only libphonenumber can read are parsed in processes, one per core.
+    return BatchRun(client, at=at, workers=os.cpu_count() or 1, **context)
 
 
 def _decide(run: BatchRun, numbers: pa.Array) -> _Decided:
@@ -1451,6 +1452,7 @@ def _pump(
         done = True
     finally:
         pipeline.finish(ok=done)
+        run.close()
 
 
 def _write_report(
@@ -1526,11 +1528,14 @@ def scrub_table(
     parts: list[list[pa.Array]] = []
     out_names: list[str] = list(decision_columns(picked[0], len(picked) > 1))
     step = DEFAULT_CHUNK_ROWS
-    for start in range(0, max(table.num_rows, 1), step):
-        piece = table.slice(start, step)
-        decided = _decide_table(run, piece, picked)
-        arrays, out_names, _ = _settle(decided, picked, piece.num_rows, seen, summary)
-        parts.append(arrays)
+    try:
+        for start in range(0, max(table.num_rows, 1), step):
+            piece = table.slice(start, step)
+            decided = _decide_table(run, piece, picked)
+            arrays, out_names, _ = _settle(decided, picked, piece.num_rows, seen, summary)
+            parts.append(arrays)
+    finally:
+        run.close()
     clash = [n for n in out_names if n in names]
     if clash:
         raise ConfigurationError(f"the data already has a column {clash[0]!r}")
