@@ -6,23 +6,31 @@ whole :class:`optout.Decision`). Per-row work is vectorized (numpy and pyarrow);
 runs once per distinct *situation*, not per row:
 
 1. **Normalize.** Well-formed inputs (ASCII digits, one leading ``+``, spaces, dashes,
-   dots, parentheses, at most :data:`~optout._numbers.MAX_INPUT_LENGTH` characters) are
-   reduced to their digits and decided by the vectorized normalizer
-   (:mod:`optout._fastnum`, libphonenumber's own metadata run as RE2 patterns). Everything
-   else, and every key that path defers or finds invalid, goes through
-   :func:`optout.normalize` as typed, once per distinct text (in a process pool for large
-   batches when ``workers`` allows). A valid number becomes a 64-bit key: its E.164 digits.
+   dots, parentheses, at most :data:`~optout._numbers.MAX_INPUT_LENGTH` characters), and
+   labels around one (``tel: +1 ...``), are reduced to their digits and decided by the
+   vectorized normalizer (:mod:`optout._fastnum`: libphonenumber's own metadata, as exact
+   prefix tables and RE2 patterns). Everything else goes through libphonenumber's
+   ``parse`` once per distinct text (in the run's process pool when a chunk has many and
+   ``workers`` allows), and the E.164 forms it gives back through the vectorized path; a
+   key the vectorized path defers goes through :func:`optout.normalize` itself. A valid
+   number becomes a 64-bit key: its E.164 digits.
 2. **Locate.** Numbers that :func:`optout._location.locate` cannot tell apart (same region,
    time zones, and area-code state or Brazilian DDD) share one ``locate`` call.
 3. **Look up facts in bulk.** The numbers that have any suppression entry, consent,
    registration or recent attempt are found with sorted, vectorized look-ups against sets
-   read once per run (and read again when the database changes between chunks). Registry
-   answers come from each backend's vectorized ``fact_codes`` (snapshot indexes), or from
-   ``facts`` for backends that only have that.
+   read once per run (and read again when the database changes between chunks); for a
+   number whose only entries are global, lasting number suppressions, their count is
+   enough. Registry answers come from each backend's vectorized ``fact_codes`` (snapshot
+   indexes, consultations), or from ``facts`` for backends that only have that.
 4. **Decide per group.** A number with none of those stored facts is decided by its
-   location, its line type and its registry answers only; rows that agree on all of them
-   share one rule evaluation, cached for the whole run. Numbers with stored facts, and
-   numbers with an extension, are decided one by one from facts read for them alone.
+   location, its line type, its registry answers and its count of lasting suppressions;
+   rows that agree on all of them share one rule evaluation, cached for the whole run (a
+   registration date whose grace period is over counts as any other such date). Numbers
+   with other stored facts, and numbers with an extension, are decided one by one from
+   facts read for them alone.
+
+The decision itself is assembled by :func:`optout._core.assemble`, the same function
+``can_call()`` ends in.
 
 The run state (:class:`BatchRun`) is shared by the chunks of one scrub and is safe to use
 from several threads at once (the vectorized steps release the GIL).

@@ -9,14 +9,13 @@ import os
 import pathlib
 import threading
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optout._consents import ConsentList, RegistrationList
+from optout._core import CallFacts, assemble, invalid_decision
 from optout._db import (
     configure_sqlite,
     create_engine,
@@ -26,7 +25,7 @@ from optout._db import (
     upgrade,
     writing,
 )
-from optout._decision import Decision, Evidence, Reason
+from optout._decision import Decision
 from optout._errors import ConfigurationError, InvalidNumberError, NotFoundError
 from optout._facts import AbandonmentCache, call_needs, load_attempts
 from optout._ledger import Ledger, LedgerMode
@@ -37,7 +36,7 @@ from optout._registries._base import Registry
 from optout._registries._catalog import defaults as registry_defaults
 from optout._registries._store import RegistryStore
 from optout._rules._book import RuleBook
-from optout._rules._decide import RuleCall, check_rules
+from optout._rules._decide import RuleCall
 from optout._rules._engine import RegistryFact
 from optout._schema import attempts as _attempts
 from optout._suppressions import SuppressionList
@@ -58,14 +57,6 @@ def _ledger_inputs(number: object, **kwargs: Any) -> dict[str, Any]:
     out = {k: v for k, v in kwargs.items() if v is not None}
     out["number"] = number if isinstance(number, str | int) else repr(number)
     return out
-
-
-_NUMBERING_PLAN = Evidence(
-    kind="numbering_plan",
-    id="libphonenumber",
-    source="phonenumbers",
-    version=phonenumbers.__version__,
-)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -456,15 +447,7 @@ class Compliance:
         try:
             phone = normalize(number, region)  # type: ignore[arg-type]
         except InvalidNumberError as exc:
-            reason = Reason(code="number.invalid", message=str(exc), source="optout.normalize")
-            return Decision(
-                allowed=False,
-                number=None,
-                reasons=(reason,),
-                next_allowed_at=None,
-                evidence=(_NUMBERING_PLAN,),
-                checked_at=when,
-            )
+            return invalid_decision(str(exc), when)
         call = RuleCall(
             phone=phone,
             at=when,
@@ -488,18 +471,13 @@ class Compliance:
         period the rules need is read here.
         """
         phone, when = call.phone, call.at
-        reasons: list[Reason] = []
-        evidence: list[Evidence] = [_NUMBERING_PLAN]
-        if phone.extension:
-            reasons.append(
-                Reason(
-                    code="number.extension",
-                    message=f"the number has extension {phone.extension!r}; a dialer cannot reach "
-                    "the extension's owner, so the line cannot be cleared on its own",
-                    source="optout.normalize",
-                )
+        suppressions = tuple(
+            entry
+            for entry in sorted(self.suppressions.matching(conn, phone.e164), key=lambda e: e.id)
+            if entry.applies(
+                at=when, brand=call.brand, campaign=call.campaign, channel=call.channel.value
             )
-        self._check_suppressions(conn, call, reasons, evidence)
+        )
         location = call.location()
         _, needs = call_needs(self._rules, call, location)
         attempts = (
@@ -508,12 +486,7 @@ class Compliance:
             else load_attempts(conn, phone.e164, call.person, when - needs.history, self._privacy)
         )
         registered = self.registrations.for_call(conn, phone.e164) if needs.registrations else []
-        facts = [self._registry_fact(name, phone.e164, when) for name in sorted(needs.registries)]
-        registered += [
-            (f.registry, f.registered_at)
-            for f in facts
-            if f.status == "listed" and f.registered_at is not None
-        ]
+        registry = [self._registry_fact(n, phone.e164, when) for n in sorted(needs.registries)]
         consents = self.consents.for_call(conn, phone.e164, call.person) if needs.consents else []
         early = abandonment or {}
         counts = [
@@ -522,80 +495,15 @@ class Compliance:
             else self._abandonment.counts(conn, call.campaign, period, when)
             for period in needs.abandonment
         ]
-        outcome = check_rules(
-            self._rules,
-            call,
-            attempts=attempts,
-            consents=[c.fact() for c in consents],
-            registrations=registered,
-            abandonment=counts,
-            registry_facts=facts,
-            location=location,
+        facts = CallFacts(
+            suppressions=suppressions,
+            registry=tuple(registry),
+            consents=tuple(consents),
+            registered=tuple(registered),
+            attempts=tuple(attempts),
+            abandonment=tuple(counts),
         )
-        fixed = tuple(reasons)
-        reasons.extend(outcome.reasons)
-        evidence.extend(outcome.evidence)
-        evidence.extend(
-            Evidence(
-                kind="consent",
-                id=str(c.id),
-                source=c.source,
-                date=c.given_at,
-                detail=MappingProxyType(
-                    {
-                        "kind": c.kind.value,
-                        "proof": c.proof or "",
-                        "brand": c.brand or "",
-                        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else "",
-                    }
-                ),
-            )
-            for c in consents
-        )
-        evidence.extend(
-            Evidence(kind="registration", id=reg, source="registrations", date=since)
-            for reg, since in registered
-        )
-        evidence.extend(
-            Evidence(
-                kind="registry",
-                id=f.registry,
-                source=f.source or f.status,
-                date=f.checked_at,
-                version=f.evidence,
-                detail=MappingProxyType(
-                    {
-                        "status": f.status,
-                        "registered_at": f.registered_at.isoformat() if f.registered_at else "",
-                        "fail_open": str(f.fail_open),
-                        "detail": f.detail or "",
-                    }
-                ),
-            )
-            for f in facts
-        )
-        if needs.history is not None:
-            evidence.append(
-                Evidence(
-                    kind="attempt_history",
-                    id="window",
-                    source=conn.dialect.name,
-                    date=when - needs.history,
-                    detail=MappingProxyType({"attempts": str(len(attempts))}),
-                )
-            )
-        next_at = outcome.next_allowed(when, others=fixed) if reasons else None
-        if next_at is not None and when.tzinfo is not None:
-            next_at = next_at.astimezone(when.tzinfo)
-        return Decision(
-            allowed=not reasons,
-            number=phone.e164,
-            reasons=tuple(reasons),
-            next_allowed_at=next_at,
-            evidence=tuple(evidence),
-            checked_at=when,
-            phone=phone,
-        )
+        return assemble(self._rules, call, location, needs, facts, conn.dialect.name)
 
     def _registry_fact(self, registry: str, e164: str, at: dt.datetime) -> RegistryFact:
         """What the configured backend says; never an exception (fail closed)."""
@@ -613,59 +521,6 @@ class Compliance:
                 fail_open=backend.options.fail_open,
             )
         return fact
-
-    def _check_suppressions(
-        self, conn: sa.Connection, call: RuleCall, reasons: list[Reason], evidence: list[Evidence]
-    ) -> None:
-        matched = 0
-        for entry in self.suppressions.matching(conn, call.phone.e164):
-            if not entry.applies(
-                at=call.at, brand=call.brand, campaign=call.campaign, channel=call.channel.value
-            ):
-                continue
-            matched += 1
-            scope = (
-                "all calls"
-                if entry.scope is Scope.GLOBAL
-                else (f"{entry.scope.value} {entry.scope_value!r}")
-            )
-            what = "number" if entry.kind == "number" else f"prefix {entry.value}"
-            reasons.append(
-                Reason(
-                    code="suppression.number" if entry.kind == "number" else "suppression.prefix",
-                    message=f"suppressed ({what}, {scope}) since {entry.created_at:%Y-%m-%d}: "
-                    f"{entry.reason}",
-                    source=f"suppression:{entry.id}",
-                    until=entry.expires_at,
-                )
-            )
-            evidence.append(
-                Evidence(
-                    kind="suppression",
-                    id=str(entry.id),
-                    source=entry.source,
-                    date=entry.created_at,
-                    detail=MappingProxyType(
-                        {
-                            "kind": entry.kind,
-                            "value": entry.value,
-                            "scope": entry.scope.value,
-                            "scope_value": entry.scope_value,
-                            "reason": entry.reason,
-                            "actor": entry.actor or "",
-                        }
-                    ),
-                )
-            )
-        evidence.append(
-            Evidence(
-                kind="suppression_list",
-                id="lookup",
-                source=conn.dialect.name,
-                date=call.at,
-                detail=MappingProxyType({"matched": str(matched)}),
-            )
-        )
 
     # -- history ----------------------------------------------------------------------------
 
