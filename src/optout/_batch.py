@@ -135,7 +135,7 @@ _LONG_AGO = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 # Row states.
 _VALID = 0  # a number decided by its group (or as a special unit)
-_SPECIAL = 1  # a number decided on its own (an extension, or no integer key)
+_SPECIAL = 1  # a number decided on its own (no integer key: too long)
 _INVALID = 2  # not a usable number: number.invalid
 
 T = TypeVar("T")
@@ -786,16 +786,16 @@ class BatchRun:
                 number_type = NumberType(type_value)
                 d_kind[j] = _KIND_OF[number_type]
                 d_zones[j] = self.zone_sets.id(zone_names)
-                if extension is None and digits.isdigit() and len(digits) <= 19:
-                    d_state[j] = _VALID
+                fits = digits.isdigit() and len(digits) <= 19
+                if fits:
                     d_key[j] = int(digits)
-                else:
-                    d_state[j] = _SPECIAL
+                # A number with an extension is decided with its group (the extension's
+                # reason first); one too long for a key is decided on its own.
+                d_state[j] = _VALID if fits else _SPECIAL
+                if extension is not None or not fits:
                     d_phone[j] = PhoneNumber(
                         e164, code, reg, number_type, frozenset(zone_names), extension
                     )
-                    if digits.isdigit() and len(digits) <= 19:
-                        d_key[j] = int(digits)
         state[slow] = d_state[which]
         key[slow] = d_key[which]
         cc[slow] = d_cc[which]
@@ -1259,8 +1259,12 @@ class BatchRun:
         if not len(ordinary):
             return np.zeros(0, dtype=np.int64), []
         count = suppressed[ordinary]
+        extended = np.zeros(len(rows.state), dtype=bool)
+        with_extension = [i for i, p in rows.phones.items() if p.extension is not None]
+        extended[with_extension] = True
+        extension = extended[ordinary]
         sig = (loc_of[ordinary] * len(_KINDS) + rows.kind[ordinary]) * (int(count.max()) + 1)
-        sig += count
+        sig = (sig + count) * 2 + extension
         canon_facts: dict[str, list[RegistryFact]] = {}
         canon_rows: dict[str, _IntArray] = {}
         for name in sorted(reg_codes):
@@ -1281,11 +1285,13 @@ class BatchRun:
             prof = profiles[int(prof_of[i])]
             facts = tuple(canon_facts[name][int(canon_rows[name][f])] for name in prof.registries)
             group = self._group_answer(int(loc_of[i]), int(rows.kind[i]), facts, prof, rows, i)
-            times = int(count[f])
-            if times:
-                # Each entry denies for good: its code first, and no next allowed instant.
+            fixed: tuple[str, ...] = ("number.extension",) if extension[f] else ()
+            fixed += ("suppression.number",) * int(count[f])
+            if fixed:
+                # An extension and each entry deny for good: their codes first (as
+                # fixed_reasons orders them), and no next allowed instant.
                 group = _Group(
-                    codes=("suppression.number",) * times + group.codes,
+                    codes=fixed + group.codes,
                     next_text=None,
                     registry_text=group.registry_text,
                 )
@@ -1492,7 +1498,7 @@ def _duplicates(rows: _Rows, has_key: _Bools, unit_of: dict[int, int], run: Batc
     n = len(rows.state)
     dup = np.zeros(n, dtype=bool)
     plain = has_key.copy()
-    extended = [i for i in unit_of if run.phone(rows, i).extension is not None]
+    extended = [i for i, p in rows.phones.items() if p.extension is not None]
     plain[extended] = False
     idx = np.flatnonzero(plain)
     if len(idx):
