@@ -1,7 +1,11 @@
 """Batch scrubbing of lead lists: CSV/TSV, Parquet, JSON Lines and Excel, in bounded memory.
 
-Every row gets the decision ``can_call()`` gives for it (the batch core
-``optout._batch.decide_many`` when it is installed, otherwise ``can_call`` row by row).
+Every row gets the decision ``can_call()`` gives for it, from the batch core
+(:class:`optout._batch.BatchRun`, one per run, so its caches serve every chunk). The main
+thread reads chunks of ``chunk_rows`` rows with pyarrow; two threads decide them (numpy and
+pyarrow release the GIL; texts only libphonenumber can read go to a process pool); a writer
+thread marks duplicates, counts and writes them in input order. At most a few chunks are in
+flight, so memory stays bounded whatever the file's size.
 
 Output: the input columns unchanged, then the decision columns. With one phone column they
 are :data:`DECISION_COLUMNS` (``optout_number``, ``optout_allowed``, ``optout_reason``,
