@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -176,3 +177,76 @@ def test_erase_from_the_command_line(backend_url: str, tmp_path: pathlib.Path) -
     assert "the opt-out is kept as entry" in readable.stdout
     assert f"needs the hash key with fingerprint {FINGERPRINT}" in readable.stdout
     assert report["key_fingerprint"] == FINGERPRINT
+
+
+def _clear_forms_in_database(url: str) -> list[str]:
+    """The written forms of NUMBER found in any column of any table (and, for SQLite, in
+    the database file, its WAL and its journal)."""
+    forms = [NUMBER, NUMBER[1:], "0612345678", IT, "06 1234 5678"]
+    engine = sa.create_engine(url)
+    try:
+        texts: list[str] = []
+        with engine.connect() as conn:
+            for name in sa.inspect(conn).get_table_names():
+                table = sa.Table(name, sa.MetaData(), autoload_with=conn)
+                for row in conn.execute(sa.select(table)):
+                    texts.extend(str(v) for v in row if v is not None)
+    finally:
+        engine.dispose()
+    text = "\n".join(texts)
+    assert "h1:" in text  # the scan does see the stored hashes
+    found = [form for form in forms if form in text]
+    if url.startswith("sqlite"):
+        path = pathlib.Path(sa.make_url(url).database or "")
+        data = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
+        found += [f"file:{form}" for form in forms if form.encode() in data]
+    return found
+
+
+def test_foundation_acceptance_with_hashed_storage(
+    backend_url: str, tmp_path: pathlib.Path
+) -> None:
+    """Issue 2's suppression acceptance steps, with ``--hash-numbers``: the same answers,
+    and no clear number anywhere in the database (ledger on, as the CLI has it)."""
+    env = {"OPTOUT_HASH_KEY": KEY.hex(), "OPTOUT_HASH_NUMBERS": "1"}
+
+    def check() -> tuple[int, dict[str, Any]]:
+        done = run("check", IT, "--at", AT, "--json", url=backend_url, **env)
+        assert done.returncode in (0, 1), done.stderr
+        return done.returncode, json.loads(done.stdout)
+
+    code, first = check()
+    assert code == 1
+    assert first["number"] == NUMBER
+    assert [r["code"] for r in first["reasons"]] == ["registry.not_consulted"]
+
+    sent, back = tmp_path / "sent.txt", tmp_path / "back.txt"
+    sent.write_text("0612345678\n")
+    back.write_text("0612345678\n")
+    ingest = ["registry", "ingest", "it_rpo", str(sent), str(back), "--reference", "RPO-T1"]
+    done = run(*ingest, "--checked-at", "2026-11-20T09:00:00+01:00", url=backend_url, **env)
+    assert done.returncode == 0, done.stderr
+    code, clear = check()
+    assert (code, clear["allowed"], clear["reasons"]) == (0, True, [])
+
+    add = ["suppress", "add", IT, "--reason", "customer_request", "--source", "agent"]
+    done = run(*add, "--actor", "ann", url=backend_url, **env)
+    assert done.returncode == 0, done.stderr
+    code, denied = check()
+    assert code == 1
+    assert [r["code"] for r in denied["reasons"]] == ["suppression.number"]
+    (proof,) = [e for e in denied["evidence"] if e["kind"] == "suppression"]
+    assert proof["source"] == "agent"
+    assert proof["date"].startswith("20")
+    assert proof["detail"]["reason"] == "customer_request"
+
+    done = run("suppress", "remove", IT, "--reason", "entered in error", url=backend_url, **env)
+    assert done.returncode == 0, done.stderr
+    assert "lifted 1 entry" in done.stdout
+    code, again = check()
+    assert (code, again["reasons"]) == (0, [])
+
+    verified = run("audit", "verify", "--json", url=backend_url, **env)
+    assert verified.returncode == 0, verified.stdout
+    assert json.loads(verified.stdout)["checked"] == 4  # every check is in the ledger
+    assert _clear_forms_in_database(backend_url) == []
