@@ -15,7 +15,14 @@ import sqlalchemy as sa
 
 import optout
 from optout import _db
-from optout._ledger import GENESIS_HASH, Ledger, canonical_json, record_change, render_html
+from optout._ledger import (
+    DEFAULT_RETENTION,
+    GENESIS_HASH,
+    Ledger,
+    canonical_json,
+    record_change,
+    render_html,
+)
 from optout._ledger_schema import change_log, ledger
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -614,3 +621,18 @@ def test_bound_to_keeps_the_settings(engine: sa.Engine) -> None:
     assert (again.mode, again.engine) == ("denials", engine)
     book.append(engine, _denied(), {})
     assert again.verify().ok
+
+
+def test_the_default_retention_is_five_calendar_years(engine: sa.Engine) -> None:
+    """US TSR 310.5 and UWG § 7a: 5 years. 1 March 2027 to 1 March 2032 holds two leap
+    days (1,827 days): an entry of 1 March 2027 survives a purge on 29 February 2032."""
+    recorded = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
+    clock = Clock(recorded)
+    book = Ledger(engine, clock=clock)
+    assert book.retention == DEFAULT_RETENTION == dt.timedelta(days=1827)
+    _fill(book, engine, 2)
+    clock.now = dt.datetime(2032, 2, 29, 23, 59, tzinfo=dt.UTC)
+    assert book.purge(clock.now).deleted == 0  # not yet five years
+    clock.now = dt.datetime(2032, 3, 1, 0, 1, tzinfo=dt.UTC)
+    assert book.purge(clock.now).deleted == 2
+    assert book.verify().ok

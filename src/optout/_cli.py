@@ -21,6 +21,7 @@ from optout._client import Compliance
 from optout._db import create_engine, current_revision, default_database_url, head_revision, upgrade
 from optout._decision import Decision
 from optout._errors import ConfigurationError, OptoutError
+from optout._ledger import DEFAULT_RETENTION
 from optout._numbers import normalize
 from optout._rules._book import RuleBook, builtin_packs, load_pack
 from optout._rules._model import RegistryRule
@@ -36,6 +37,9 @@ __all__ = ["ENV_HASH_NUMBERS", "main"]
 EXIT_OK = 0
 EXIT_DENIED = 1
 EXIT_ERROR = 2
+
+#: ``optout audit purge --retention-days`` default: the ledger's five calendar years.
+_RETENTION_DAYS = DEFAULT_RETENTION.days
 
 
 class _Parser(argparse.ArgumentParser):
@@ -441,8 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     apurge.add_argument(
         "--retention-days",
         type=int,
-        default=5 * 365,
-        help="the retention period in days (default: 1825)",
+        default=_RETENTION_DAYS,
+        help=f"the retention period in days (default: {_RETENTION_DAYS}, five calendar years)",
     )
     apurge.add_argument("--actor", default=None, help="who purges (recorded in the checkpoint)")
     _add_db(apurge)

@@ -82,6 +82,7 @@ from optout._timeutil import instant, utcnow
 from optout._version import __version__
 
 __all__ = [
+    "DEFAULT_RETENTION",
     "GENESIS_HASH",
     "LEDGER_LOCK_KEY",
     "Ledger",
@@ -106,6 +107,11 @@ _MODES = ("all", "denials", "sample", "off")
 #: ``erasures`` holds one row per honoured erasure request (:mod:`optout._erasure`).
 CHANGE_TABLES = frozenset({"suppressions", "consents", "registrations", "erasures"})
 CHANGE_ACTIONS = frozenset({"insert", "remove", "revoke", "erase"})
+
+#: The default retention: five years, as US TSR 16 CFR 310.5 and German UWG § 7a ask for.
+#: 5 × 365 days plus the two leap days a five-year span can hold (1 March 2027 to
+#: 1 March 2032 is 1,827 days), so no entry is purged before five calendar years.
+DEFAULT_RETENTION = dt.timedelta(days=5 * 365 + 2)
 
 _BATCH = 1000
 
@@ -211,7 +217,8 @@ class Ledger:
             off, denials, sample, all.
         sample_rate: the share of allowed decisions kept in ``"sample"`` mode, 0 to 1.
         retention: how long entries are kept at least; :meth:`purge` never deletes a
-            younger entry. Default: five years.
+            younger entry. Default: five calendar years (:data:`DEFAULT_RETENTION`,
+            1,827 days).
         key: a secret for HMAC-SHA256 hashes (signatures). Every appender and verifier of
             one ledger must use the same key, or none.
         clock: where ``recorded_at`` comes from (default: the system clock, UTC).
@@ -225,7 +232,7 @@ class Ledger:
         *,
         mode: LedgerMode = "all",
         sample_rate: float = 0.1,
-        retention: dt.timedelta = dt.timedelta(days=5 * 365),
+        retention: dt.timedelta = DEFAULT_RETENTION,
         key: bytes | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         privacy: Privacy = CLEAR,
