@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import struct
 import threading
 import urllib.parse
@@ -44,15 +45,25 @@ class Seen:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    #: Serve HTTPS with this context (the handshake runs in the handler's thread).
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[Any, Any]:
+        conn, address = self.socket.accept()
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        return conn, address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that time out and hang up are expected here
+        pass  # clients that time out and hang up are expected here (and failed handshakes)
 
 
 class FakeApi:
-    """A fake registry API. Subclasses implement :meth:`answer`."""
+    """A fake registry API. Subclasses implement :meth:`answer`. With ``tls`` (a server
+    context) it speaks HTTPS and :attr:`url` starts with ``https://127.0.0.1``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.lock = threading.Lock()
         self.requests: list[Seen] = []
         self.mode = "ok"
@@ -75,13 +86,15 @@ class FakeApi:
                 api._handle(self)
 
         self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server.tls = tls
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/v1/api/user"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{host!s}:{port}/v1/api/user"
 
     @property
     def count(self) -> int:
@@ -360,8 +373,8 @@ class FakeRnd(FakeApi):
 class FakeJson(FakeApi):
     """``{"numbers": [...]}`` in, ``{"results": [...]}`` out (``generic_http`` docs)."""
 
-    def __init__(self, token: str | None = None) -> None:
-        super().__init__()
+    def __init__(self, token: str | None = None, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls)
         self.token = token
         self.listed: dict[str, str | None] = {}  # number as sent -> registered_at
         self.batches: list[int] = []

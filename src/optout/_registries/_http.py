@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email.utils
+import ipaddress
 import json
 import logging
 import math
@@ -40,6 +41,7 @@ import random
 import ssl
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -68,6 +70,7 @@ __all__ = [
     "HttpPolicy",
     "HttpRemoteRegistry",
     "Signer",
+    "check_endpoint",
     "env_secret",
     "positive_timedelta",
 ]
@@ -110,6 +113,56 @@ def positive_timedelta(value: object, what: str) -> dt.timedelta:
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
         raise ConfigurationError(f"{what} must be a positive timedelta, got {value!r}")
     return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(name: str, url: str, *, insecure: bool) -> str:
+    """``url`` when it is an ``https://`` URL, or plain ``http://`` to a loopback address.
+
+    Plain ``http`` elsewhere would send phone numbers (or their registry hashes) and
+    credentials without TLS, so it is refused unless ``insecure=True``, which is logged as
+    a WARNING like every other way of turning TLS verification off.
+
+    Raises:
+        ConfigurationError: not an http(s) URL, or plain http to another host.
+    """
+    parts = urllib.parse.urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{name}: url must be an https:// URL, got {url!r}")
+    if scheme == "http" and not _is_loopback(parts.hostname):
+        if not insecure:
+            raise ConfigurationError(
+                f"{name}: plain http to {parts.hostname} would send numbers and credentials "
+                "without TLS: use https (http is accepted for a loopback address, or with "
+                "insecure=True)"
+            )
+        _log.warning(
+            "%s: plain http to %s (insecure=True): numbers and credentials travel without TLS",
+            name,
+            parts.hostname,
+        )
+    return url
+
+
+def _certificate_failure(exc: BaseException) -> str | None:
+    """The reason when ``exc`` comes from a refused server certificate, else ``None``."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "certificate refused")
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def env_secret(value: str | None, *names: str) -> str | None:
@@ -465,6 +518,16 @@ class HttpClient:
         except httpx.TimeoutException as exc:
             raise _Retry(f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
+            failed = _certificate_failure(exc)
+            if failed is not None:
+                # Not transient: retrying cannot make the certificate trusted.
+                _log.warning(
+                    "%s: TLS certificate of %s not trusted: %s", self.name, _where(url), failed
+                )
+                raise RegistryUnavailableError(
+                    f"{self.name}: {_where(url)}: TLS certificate verification failed "
+                    f"({failed}); trust a private CA with ca_bundle= or ${ENV_CA_BUNDLE}"
+                ) from None
             raise _Retry(f"connection failed ({type(exc).__name__})") from None
         if time.monotonic() - start > policy.deadline:
             raise _Retry(f"answer not complete within {policy.deadline:g}s")

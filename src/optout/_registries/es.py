@@ -52,6 +52,7 @@ from optout._registries._http import (
     HttpClient,
     HttpPolicy,
     HttpRemoteRegistry,
+    check_endpoint,
     env_secret,
     positive_timedelta,
 )
@@ -403,8 +404,7 @@ def es_robinson(
     if sign_in not in ("query", "headers"):
         raise ConfigurationError("es_robinson: sign_in must be 'query' or 'headers'")
     endpoint = env_secret(url, ENV_URL) or DEFAULT_URL
-    if not endpoint.lower().startswith(("https://", "http://")):
-        raise ConfigurationError("es_robinson: url must be an http(s) URL")
+    check_endpoint("es_robinson", endpoint, insecure=insecure)
     key = env_secret(access_key, ENV_ACCESS_KEY)
     secret = env_secret(secret_key, ENV_SECRET_KEY)
     if key is None or secret is None:

@@ -42,6 +42,7 @@ from optout._registries._http import (
     HttpClient,
     HttpPolicy,
     HttpRemoteRegistry,
+    check_endpoint,
     env_secret,
     positive_timedelta,
 )
@@ -215,8 +216,9 @@ def http_json_registry(
     given: dict[str, object] = {"id": id, "url": url, "batch": batch}
     if not isinstance(given["id"], str) or not _ID.match(id):
         raise ConfigurationError(f"registry id {id!r}: lowercase letters, digits and _ only")
-    if not isinstance(given["url"], str) or not url.lower().startswith(("https://", "http://")):
+    if not isinstance(given["url"], str):
         raise ConfigurationError(f"{id}: url must be an http(s) URL")
+    check_endpoint(id, url, insecure=insecure)
     if number_format not in ("e164", "digits", "national"):
         raise ConfigurationError(f"{id}: number_format must be e164, digits or national")
     if not isinstance(given["batch"], int) or batch < 1:

@@ -61,6 +61,7 @@ from optout._registries._http import (
     HttpClient,
     HttpPolicy,
     HttpRemoteRegistry,
+    check_endpoint,
     env_secret,
     positive_timedelta,
 )
@@ -326,8 +327,7 @@ def us_rnd(
             f"us_rnd needs the API URL: pass url= or set ${ENV_URL} (the official RND API "
             "endpoint is not built in)"
         )
-    if not endpoint.lower().startswith(("https://", "http://")):
-        raise ConfigurationError("us_rnd: url must be an http(s) URL")
+    check_endpoint("us_rnd", endpoint, insecure=insecure)
     key = env_secret(api_key, ENV_API_KEY)
     if key is None:
         raise ConfigurationError(f"us_rnd needs an API key: pass api_key= or set ${ENV_API_KEY}")
