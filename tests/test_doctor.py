@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import pathlib
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 import optout
 from optout import _db
+from optout._cli import main
 from optout._doctor import Check, fail_closed_conditions, run_doctor
 from optout._ledger import Ledger
 from optout._ledger_schema import ledger
@@ -171,3 +173,63 @@ def test_an_old_schema_fails(backend_url: str) -> None:
                 )
     assert found["schema"].status == "fail"
     assert "optout db upgrade" in found["schema"].detail
+
+
+def _cli_doctor(capsys: pytest.CaptureFixture[str], url: str) -> tuple[int, dict[str, Check]]:
+    code = main(["doctor", "--json", "--database", url])
+    out = capsys.readouterr().out
+    checks = [Check(**json.loads(line)) for line in out.splitlines()]
+    return code, _by_name(checks)
+
+
+def test_the_cli_doctor_reports_an_unreachable_database(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, found = _cli_doctor(capsys, "postgresql://nobody:s3cret@127.0.0.1:1/none")
+    assert code == 1
+    assert found["database"].status == "fail"
+    assert "s3cret" not in found["database"].detail  # the password is hidden
+    assert "127.0.0.1:1" in found["database"].detail
+    assert found["time zones"].status in ("ok", "warn")  # still checked
+    assert found["holidays"].status == "ok"
+    assert found["ledger"].status == "fail"
+    assert found["fail-closed conditions"].status == "fail"
+    assert "nothing is allowed" in found["fail-closed conditions"].detail
+
+
+@pytest.mark.postgresql
+def test_the_cli_doctor_reports_an_old_schema(
+    postgres_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = _db.create_engine(postgres_server)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '0003'"))
+        try:
+            code, found = _cli_doctor(capsys, postgres_server)
+        finally:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text("UPDATE alembic_version SET version_num = :v"),
+                    {"v": _db.head_revision()},
+                )
+    finally:
+        engine.dispose()
+    assert code == 1
+    assert found["database"].status == "ok"
+    assert found["schema"].status == "fail"
+    assert "optout db upgrade" in found["schema"].detail
+    assert found["fail-closed conditions"].status == "fail"
+
+
+def test_the_cli_doctor_on_a_healthy_database(
+    backend_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "upgrade", "--database", backend_url]) == 0
+    capsys.readouterr()
+    code, found = _cli_doctor(capsys, backend_url)
+    assert (found["database"].status, found["schema"].status) == ("ok", "ok")
+    assert found["ledger"].status == "ok"
+    # The CLI's default packs require registries that have no data yet: fail closed.
+    assert code == 1
+    assert any(c.status == "fail" for n, c in found.items() if n.startswith("registry "))

@@ -18,9 +18,16 @@ from rich.console import Console
 from rich.table import Table
 
 from optout._client import Compliance
-from optout._db import create_engine, current_revision, default_database_url, head_revision, upgrade
+from optout._db import (
+    create_engine,
+    current_revision,
+    default_database_url,
+    head_revision,
+    redact_url,
+    upgrade,
+)
 from optout._decision import Decision
-from optout._errors import ConfigurationError, OptoutError
+from optout._errors import ConfigurationError, DatabaseError, OptoutError
 from optout._ledger import DEFAULT_RETENTION
 from optout._numbers import normalize
 from optout._rules._book import RuleBook, builtin_packs, load_pack
@@ -1092,10 +1099,15 @@ def _cmd_erase(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace, out: Console) -> int:
-    from optout._doctor import run_doctor  # noqa: PLC0415
+    from optout._doctor import checks_without_client, run_doctor  # noqa: PLC0415
 
-    with _client(args) as client:
-        checks = run_doctor(client)
+    try:
+        client = _client(args)
+    except DatabaseError as exc:  # unreachable, or a schema this optout cannot use
+        checks = checks_without_client(redact_url(args.database or default_database_url()), exc)
+    else:
+        with client:
+            checks = run_doctor(client)
     if args.json:
         for check in checks:
             print(json.dumps(check.to_dict()))

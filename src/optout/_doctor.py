@@ -27,7 +27,7 @@ import phonenumbers
 import sqlalchemy as sa
 
 from optout._db import current_revision, head_revision, translate_errors
-from optout._errors import OptoutError
+from optout._errors import OptoutError, SchemaError
 from optout._ledger import Ledger
 from optout._ledger_schema import change_log
 from optout._privacy import erased_number_hasher
@@ -40,7 +40,7 @@ from optout._timeutil import utcnow
 if TYPE_CHECKING:
     from optout._client import Compliance
 
-__all__ = ["Check", "Status", "fail_closed_conditions", "run_doctor"]
+__all__ = ["Check", "Status", "checks_without_client", "fail_closed_conditions", "run_doctor"]
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -455,4 +455,35 @@ def run_doctor(client: Compliance, *, now: dt.datetime | None = None) -> list[Ch
     if reachable:
         checks.append(_ledger_check(client))
     checks += _condition_checks(client, closed)
+    return checks
+
+
+def checks_without_client(url: str, error: OptoutError) -> list[Check]:
+    """The doctor's findings when no client can be opened on ``url`` because of ``error``.
+
+    A database that cannot be reached, or whose schema is not the one this optout needs,
+    stops every client before :func:`run_doctor` could inspect it; this reports that
+    (``fail``), the checks that need no database (time zones, holidays, numbering plans),
+    and the consequence: every call is refused until it is fixed.
+    """
+    if isinstance(error, SchemaError):
+        checks = [
+            Check("database", "ok", f"{url} answers"),
+            Check("schema", "fail", str(error)),
+        ]
+        why = "the schema is not the one this optout needs"
+    else:
+        checks = [Check("database", "fail", str(error))]
+        why = "the database cannot be used"
+    checks.append(_timezone_check())
+    checks += _library_checks()
+    checks.append(Check("ledger", "fail", f"not checked: {why}"))
+    checks.append(
+        Check(
+            "fail-closed conditions",
+            "fail",
+            f"every decision fails: {why}, so can_call(), reserve() and scrubs raise "
+            "DatabaseError (nothing is allowed)",
+        )
+    )
     return checks
