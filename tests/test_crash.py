@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 import optout
 from _fakes import NO_RULES
+from optout._cli import main
 from optout._registries.us import us_dnc
 from optout._schema import attempts, registry_snapshots, suppressions
 
@@ -127,7 +128,7 @@ def _acks_then_kill(c: Child, wanted: int) -> list[list[str]]:
 
 
 def _healthy(url: str) -> None:
-    """A fresh client reads and writes, the ledger verifies, SQLite checks out."""
+    """A fresh client reads and writes, ``optout audit verify`` passes, SQLite checks out."""
     with optout.Compliance(url, rules=NO_RULES, registries=(), ledger="all") as client:
         fresh = "+390699999999"
         assert client.can_call(fresh).allowed
@@ -135,6 +136,8 @@ def _healthy(url: str) -> None:
         assert client.can_call(fresh).codes == ("suppression.number",)
         report = client.ledger.verify()
         assert report.ok, report
+        # What an operator runs after the restart.
+        assert main(["audit", "verify", "--database", url]) == 0
         if client.engine.dialect.name == "sqlite":
             path = client.engine.url.database
             assert path is not None
