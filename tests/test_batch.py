@@ -13,6 +13,8 @@ import optout
 from _fakes import StaticRegistry, all_clear
 from optout import Compliance
 from optout._batch import BatchDecisions, BatchRun, decide_many
+from optout._core import registry_token
+from optout._rules._engine import RegistryFact
 from optout.registries import file_registry
 
 AT = dt.datetime(2026, 3, 4, 15, tzinfo=dt.UTC)  # a Wednesday: 16:00 in Rome, 10:00 in NY
@@ -215,3 +217,27 @@ def test_iteration_yields_decisions(client: Compliance) -> None:
     batch = decide_many(client, ["+12025550123", None], at=AT, workers=1)
     decisions: Iterator[optout.Decision] = iter(batch)
     assert [d.allowed for d in decisions] == [True, False]
+
+
+def test_registry_tokens_split_on_semicolons() -> None:
+    """The registry column joins answers with ';': a token never holds one, and it names
+    the snapshot version or the whole consultation reference."""
+    snap = RegistryFact(
+        registry="us_dnc",
+        status="listed",
+        checked_at=AT,
+        evidence="us_dnc snapshot 20261120T000000Z-1 (5 numbers, abcdef)",
+    )
+    assert registry_token(snap) == "us_dnc:listed@20261120T000000Z-1"
+    ref = RegistryFact(
+        registry="it_rpo",
+        status="clear",
+        checked_at=AT,
+        evidence="it_rpo consultation RPO 2026 / 42 of 2026-03-01",
+    )
+    assert registry_token(ref) == "it_rpo:clear@RPO 2026 / 42"
+    proof = RegistryFact(
+        registry="es_robinson", status="clear", checked_at=AT, evidence="sig=ab; channel=04"
+    )
+    assert registry_token(proof) == "es_robinson:clear@sig=ab, channel=04"
+    assert registry_token(RegistryFact(registry="us_rnd", status="unknown")) == "us_rnd:unknown"

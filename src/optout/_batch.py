@@ -25,9 +25,9 @@ runs once per distinct *situation*, not per row:
 4. **Decide per group.** A number with none of those stored facts is decided by its
    location, its line type, its registry answers and its count of lasting suppressions;
    rows that agree on all of them share one rule evaluation, cached for the whole run (a
-   registration date whose grace period is over counts as any other such date). Numbers
-   with other stored facts, and numbers with an extension, are decided one by one from
-   facts read for them alone.
+   registration date whose grace period is over counts as any other such date), and an
+   extension adds its reason in front. Numbers with other stored facts are decided one by
+   one from facts read for them alone.
 
 The decision itself is assembled by :func:`optout._core.assemble`, the same function
 ``can_call()`` ends in.

@@ -240,13 +240,21 @@ def assemble(
 
 
 def registry_token(fact: RegistryFact) -> str:
-    """A registry answer in a few characters, for the batch ``registry`` column:
-    ``registry:status@version`` (``us_dnc:listed@2026-11-01``: the snapshot version or the
-    consultation reference, other proof verbatim), or ``registry:status`` for an answer
-    that was never obtained (``us_dnc:unknown``, ``it_rpo:unavailable``)."""
+    """A registry answer in a few characters, for the batch ``registry`` column.
+
+    ``registry:status@version`` with the snapshot version or the consultation reference
+    (``us_dnc:listed@20261120T000000Z-20261121093015000123``, ``it_rpo:clear@RPO-2026-42``),
+    other proof as given (shortened to 80 characters, its ``;`` written ``,`` so that the
+    column splits on ``;``), or ``registry:status`` for an answer never obtained
+    (``us_dnc:unknown``, ``it_rpo:unavailable``)."""
     if fact.status in ("unknown", "unavailable") or not fact.evidence:
         return f"{fact.registry}:{fact.status}"
-    words = fact.evidence.split()
-    if len(words) >= 3 and words[0] == fact.registry and words[1] in ("snapshot", "consultation"):
-        return f"{fact.registry}:{fact.status}@{words[2]}"
-    return f"{fact.registry}:{fact.status}@{fact.evidence}"
+    text = " ".join(fact.evidence.split())
+    head = f"{fact.registry} snapshot "
+    if text.startswith(head):
+        token = text[len(head) :].split(" ", 1)[0]
+    elif text.startswith(f"{fact.registry} consultation "):
+        token = text[len(f"{fact.registry} consultation ") :].rsplit(" of ", 1)[0]
+    else:
+        token = text
+    return f"{fact.registry}:{fact.status}@{token.replace(';', ',')[:80]}"

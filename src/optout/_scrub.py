@@ -180,7 +180,9 @@ class ScrubSummary:
             self.by_reason[code] += item["counts"]
             if code == "number.invalid":
                 self.invalid += item["counts"]
-        for item in pc.value_counts(pc.filter(decided.registry, denied)).to_pylist():
+        # Per registry: the rows a registry reason denied, by each non-clear answer.
+        by_registry = pc.and_(denied, pc.match_substring(decided.reasons, "registry."))
+        for item in pc.value_counts(pc.filter(decided.registry, by_registry)).to_pylist():
             for entry in (item["values"] or "").split(";"):
                 name, _, status = entry.partition(":")
                 status = status.split("@", 1)[0]

@@ -141,7 +141,7 @@ _FENCE_FROM = 50_000
 def _fenced_search(keys: Keys, queries: Keys, fence: Keys) -> npt.NDArray[np.intp]:
     """``np.searchsorted(keys, queries)`` for sorted ``queries`` through ``fence``
     (``keys[::_FENCE]``, small enough to stay in cache): find each query's page in the
-    fence, then binary-search that page, vectorized (nine steps for 512 keys)."""
+    fence, then binary-search that block, vectorized (eight steps for 128 keys)."""
     count = len(keys)
     j = np.searchsorted(fence, queries)
     lo = np.maximum(j - 1, 0) * _FENCE
