@@ -4,7 +4,9 @@ Eight worker processes (spawned, so nothing is inherited but the arguments) shar
 numbers and, all released at the same instant, mix ``can_call``, ``reserve`` (a cap of 3
 attempts per 24 hours), ``record_outcome`` on their reservations (``dnc_request`` adds a
 suppression), and suppression adds and removals. Every acknowledged write is then looked
-up in the database. Set ``OPTOUT_PRINT_THROUGHPUT=1`` (and pass ``-s``) to see the rate.
+up in the database. Set ``OPTOUT_PRINT_THROUGHPUT=1`` (and pass ``-s``) to see the rate;
+``OPTOUT_RACE_WORKERS`` and ``OPTOUT_RACE_OPERATIONS`` (per worker) make the run larger for a
+measurement (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import optout
 from _workers import RACE_CAP, RACE_NUMBERS, RaceResult, race_worker
 from optout._schema import attempts, suppressions
 
-WORKERS = 8
-OPERATIONS = 40  # per worker
-DEADLINE_S = 90.0  # a bound against hangs; an idle 2-core machine needs under 15 s
+WORKERS = int(os.environ.get("OPTOUT_RACE_WORKERS", "8"))
+OPERATIONS = int(os.environ.get("OPTOUT_RACE_OPERATIONS", "40"))  # per worker
+#: A bound against hangs; an idle 2-core machine needs under 15 s for the default run.
+DEADLINE_S = max(90.0, 0.3 * WORKERS * OPERATIONS)
 
 
 def _run_workers(url: str) -> tuple[list[RaceResult], float]:
@@ -72,9 +75,17 @@ def test_many_processes_lose_nothing_and_never_exceed_a_cap(backend_url: str) ->
 
     if os.environ.get("OPTOUT_PRINT_THROUGHPUT") == "1":
         backend = backend_url.split(":", 1)[0]
+        mix = {
+            "can_call": sum(r.can_calls for r in results),
+            "reserve": sum(r.reserves for r in results),
+            "allowed": sum(len(r.allowed_reservations) for r in results),
+            "record_outcome": sum(len(r.outcomes) for r in results),
+            "suppressions_added": sum(len(r.suppressions) for r in results),
+            "entries_lifted": sum(r.removed for r in results),
+        }
         print(
             f"\n[throughput] {backend}: {WORKERS} processes, {operations} operations "
-            f"in {elapsed:.2f} s = {operations / elapsed:.0f} operations/s"
+            f"in {elapsed:.2f} s = {operations / elapsed:.0f} operations/s; {mix}"
         )
 
     with optout.Compliance(backend_url, rules=None, registries=()) as client:
