@@ -148,3 +148,32 @@ def test_decide_many_all_null_numbers() -> None:
     decided = optout.decide_many(targets.state().client(), [None, None], at=targets.AT)
     assert len(decided.allowed) == 2
     assert not any(decided.allowed)
+
+
+def test_pack_file_with_a_lone_carriage_return(tmp_path: pathlib.Path) -> None:
+    """Finding pack-min-fab305...: a file was read in text mode, which turned a lone CR
+    (invalid TOML) into a line break, so ``load_pack(path)`` accepted what
+    ``load_pack(text=)`` refused. Both refuse it now; CRLF files still load."""
+    import optout  # noqa: PLC0415
+
+    body = '#\n[pack]\nid="US-0"\nname="00"\nversion="0"'
+    lone = tmp_path / "lone.toml"
+    lone.write_bytes(b"\r" + body.encode())
+    with pytest.raises(optout.PackError, match="not valid TOML"):
+        optout.load_pack(lone)
+    with pytest.raises(optout.PackError, match="not valid TOML"):
+        optout.load_pack("lone.toml", text="\r" + body)
+    assert optout.load_pack("unix.toml", text=body).id == "US-0"
+    crlf = tmp_path / "crlf.toml"
+    crlf.write_bytes(body.replace("\n", "\r\n").encode())
+    assert optout.load_pack(crlf).id == "US-0"
+
+
+def test_policy_with_a_duration_too_long_for_a_timedelta(tmp_path: pathlib.Path) -> None:
+    """Finding policy-min-94eee0...: ``OverflowError`` escaped from ``parse_duration``."""
+    import optout  # noqa: PLC0415
+
+    path = tmp_path / "policy.toml"
+    path.write_text('[policy]\nname = "acme"\n\n[retry]\nbusy = "400000000000000m"\n')
+    with pytest.raises(optout.PackError, match="too long"):
+        optout.Policy.load(path)

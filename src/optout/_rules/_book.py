@@ -71,7 +71,9 @@ def load_pack(source: str | pathlib.Path, *, text: str | None = None) -> Pack:
     where = str(source)
     if text is None:
         try:
-            text = pathlib.Path(source).read_text(encoding="utf-8")
+            # Bytes, then decoded: the TOML parser sees the file as it is (text mode would
+            # turn a lone carriage return, which TOML refuses, into a line break).
+            text = pathlib.Path(source).read_bytes().decode("utf-8")
         except OSError as exc:
             raise PackError(f"{where}: cannot read: {exc.strerror}") from None
         except UnicodeDecodeError as exc:

@@ -117,7 +117,10 @@ def parse_duration(text: object) -> dt.timedelta:
     seconds = int(m.group(1)) * _UNITS[m.group(2)]
     if seconds <= 0:
         raise ValueError(f"duration {text!r} must be longer than zero")
-    return dt.timedelta(seconds=seconds)
+    try:
+        return dt.timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long") from None
 
 
 Duration = Annotated[dt.timedelta, pydantic.BeforeValidator(parse_duration)]

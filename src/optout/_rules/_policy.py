@@ -137,7 +137,8 @@ class Policy:
         from optout._rules._book import PackError, parse_toml  # noqa: PLC0415
 
         try:
-            text = pathlib.Path(path).read_text(encoding="utf-8")
+            # Bytes, then decoded, as load_pack does: no newline translation.
+            text = pathlib.Path(path).read_bytes().decode("utf-8")
         except OSError as exc:
             raise PackError(f"{path}: cannot read: {exc.strerror}") from None
         except UnicodeDecodeError as exc:
