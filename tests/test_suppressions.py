@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import pathlib
 
 import pytest
@@ -280,6 +281,7 @@ def test_failed_export_leaves_the_previous_file(
 
 
 def test_every_change_is_in_the_change_history(client: Compliance, tmp_path: pathlib.Path) -> None:
+    began = dt.datetime.now(dt.UTC)
     entry = client.suppressions.add(IT, reason="asked", actor="ann", at=AT)
     path = tmp_path / "in.csv"
     path.write_text("number\n+39 06 1234 5679\n")
@@ -300,3 +302,24 @@ def test_every_change_is_in_the_change_history(client: Compliance, tmp_path: pat
         ("consents", "revoke", "ops", "asked"),
     ]
     assert entry.id == 1
+    # When (the wall clock of the change) and what (the row as it was after the change).
+    with client.engine.connect() as conn:
+        log = conn.execute(sa.select(change_log).order_by(change_log.c.id)).all()
+    ended = dt.datetime.now(dt.UTC)
+    assert all(began - dt.timedelta(seconds=1) <= r.at <= ended for r in log)
+    added, _, removed, consented, revoked = (json.loads(r.payload) for r in log)
+    assert (added["id"], added["value"], added["removed_at"]) == (entry.id, IT_E164, None)
+    assert added["created_at"] == AT.isoformat()
+    assert (removed["id"], removed["removed_by"], removed["removed_reason"]) == (
+        entry.id,
+        "ops",
+        "mistake",
+    )
+    assert removed["removed_at"] == AT.isoformat()
+    assert (consented["id"], consented["revoked_at"]) == (given.id, None)
+    assert (revoked["id"], revoked["revoked_by"], revoked["revoke_reason"]) == (
+        given.id,
+        "ops",
+        "asked",
+    )
+    assert revoked["revoked_at"] is not None
