@@ -180,9 +180,9 @@ def test_erase_from_the_command_line(backend_url: str, tmp_path: pathlib.Path) -
 
 
 def _clear_forms_in_database(url: str) -> list[str]:
-    """The written forms of NUMBER found in any column of any table (and, for SQLite, in
-    the database file, its WAL and its journal)."""
-    forms = [NUMBER, NUMBER[1:], "0612345678", IT, "06 1234 5678"]
+    """The written forms of NUMBER (and the hash key) found in any column of any table
+    (and, for SQLite, in the database file, its WAL and its journal)."""
+    forms = [NUMBER, NUMBER[1:], "0612345678", IT, "06 1234 5678", KEY.hex()]
     engine = sa.create_engine(url)
     try:
         texts: list[str] = []
@@ -200,6 +200,7 @@ def _clear_forms_in_database(url: str) -> list[str]:
         path = pathlib.Path(sa.make_url(url).database or "")
         data = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
         found += [f"file:{form}" for form in forms if form.encode() in data]
+        found += ["file:raw key"] if KEY in data else []
     return found
 
 
@@ -207,7 +208,7 @@ def test_foundation_acceptance_with_hashed_storage(
     backend_url: str, tmp_path: pathlib.Path
 ) -> None:
     """Issue 2's suppression acceptance steps, with ``--hash-numbers``: the same answers,
-    and no clear number anywhere in the database (ledger on, as the CLI has it)."""
+    and no clear number anywhere in the database (ledger on, as the CLI has it), nor the key."""
     env = {"OPTOUT_HASH_KEY": KEY.hex(), "OPTOUT_HASH_NUMBERS": "1"}
 
     def check() -> tuple[int, dict[str, Any]]:
