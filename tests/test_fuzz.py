@@ -11,7 +11,9 @@ is installed, the hypothesis driver otherwise; never skipped.
 from __future__ import annotations
 
 import importlib.util
+import os
 import pathlib
+import platform
 import re
 import subprocess
 import sys
@@ -138,6 +140,10 @@ def test_bounded_fuzz_run() -> None:
     assert set(TARGETS) <= set(summaries), output
     for target in TARGETS:
         assert int(summaries[target].group(3)) > 0, f"{target} ran no inputs\n{output}"
+    if os.environ.get("CI") and sys.platform == "linux" and platform.machine() == "x86_64":
+        # The test extra installs atheris here: CI fuzzes coverage-guided, not the fallback.
+        engines = {summaries[target].group(2) for target in TARGETS}
+        assert engines == {"atheris"}, output
     assert result.returncode == 0, output
 
 
