@@ -109,7 +109,7 @@ CHANGE_TABLES = frozenset({"suppressions", "consents", "registrations", "erasure
 CHANGE_ACTIONS = frozenset({"insert", "remove", "revoke", "erase"})
 
 #: The default retention: five years, as US TSR 16 CFR 310.5 and German UWG § 7a ask for.
-#: 5 × 365 days plus the two leap days a five-year span can hold (1 March 2027 to
+#: 5 * 365 days plus the two leap days a five-year span can hold (1 March 2027 to
 #: 1 March 2032 is 1,827 days), so no entry is purged before five calendar years.
 DEFAULT_RETENTION = dt.timedelta(days=5 * 365 + 2)
 
