@@ -107,20 +107,40 @@ def child_pandas(keys_path: str, src: str, dst: str) -> None:
 # -- running --------------------------------------------------------------------------------
 
 
+#: Run by a fresh interpreter: start the command, wait for it, print its resource usage.
+#: A child's peak RSS (``ru_maxrss``) starts from its parent's RSS at fork time, so the
+#: command must not be forked from this script once it holds gigabytes (the registry keys,
+#: the outputs it counts): this small launcher forks it instead.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+command = json.loads(sys.argv[1])
+start = time.perf_counter()
+proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps({
+    "seconds": time.perf_counter() - start,
+    "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    "peak_rss": usage.ru_maxrss * 1024,
+    "exit": os.waitstatus_to_exitcode(status),
+}))
+"""
+
+
 def run_measured(command: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Run ``command``; return wall seconds, CPU seconds and peak RSS (bytes) of the child."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{command[:4]}... failed with exit code {proc.returncode}")
-    return {
-        "seconds": wall,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_rss": usage.ru_maxrss * 1024,
-    }
+    """Run ``command``; return wall seconds, CPU seconds and peak RSS (bytes) of the run."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, json.dumps(command)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the launcher failed: {done.stderr.strip()[-500:]}")
+    got: dict[str, float] = json.loads(done.stdout)
+    if got.pop("exit") != 0:
+        raise SystemExit(f"{command[:4]}... failed")
+    return got
 
 
 def optout_command(url: str, src: pathlib.Path, dst: pathlib.Path) -> list[str]:
