@@ -58,7 +58,15 @@ import sqlalchemy as sa
 from optout._client import _optional_text
 from optout._consents import Consent
 from optout._consents import _row as _consent_row
-from optout._core import CallFacts, assemble, fixed_reasons, invalid_decision, outcome_of
+from optout._core import (
+    CallFacts,
+    assemble,
+    backend_failed,
+    fixed_reasons,
+    invalid_decision,
+    no_backend,
+    outcome_of,
+)
 from optout._core import registry_token as _registry_token
 from optout._db import translate_errors
 from optout._decision import Decision
@@ -68,6 +76,7 @@ from optout._fastnum import distinct, e164_strings, key_digits, key_prefix, norm
 from optout._ledger_schema import change_log as _log_table
 from optout._location import Location, locate, nanp_states
 from optout._numbers import (
+    _TYPE_MAP,
     MAX_INPUT_LENGTH,
     PhoneNumber,
     _parse_message,
@@ -112,19 +121,7 @@ _Bools = npt.NDArray[np.bool_]
 _KINDS: tuple[NumberType, ...] = tuple(NumberType)
 _KIND_OF: dict[NumberType, int] = {k: i for i, k in enumerate(_KINDS)}
 _PN_KIND = np.full(128, _KIND_OF[NumberType.UNKNOWN], dtype=np.int64)
-for _pn, _kind in {
-    phonenumbers.PhoneNumberType.FIXED_LINE: NumberType.FIXED_LINE,
-    phonenumbers.PhoneNumberType.MOBILE: NumberType.MOBILE,
-    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: NumberType.FIXED_LINE_OR_MOBILE,
-    phonenumbers.PhoneNumberType.TOLL_FREE: NumberType.TOLL_FREE,
-    phonenumbers.PhoneNumberType.PREMIUM_RATE: NumberType.PREMIUM_RATE,
-    phonenumbers.PhoneNumberType.SHARED_COST: NumberType.SHARED_COST,
-    phonenumbers.PhoneNumberType.VOIP: NumberType.VOIP,
-    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: NumberType.PERSONAL_NUMBER,
-    phonenumbers.PhoneNumberType.PAGER: NumberType.PAGER,
-    phonenumbers.PhoneNumberType.UAN: NumberType.UAN,
-    phonenumbers.PhoneNumberType.VOICEMAIL: NumberType.VOICEMAIL,
-}.items():
+for _pn, _kind in _TYPE_MAP.items():
     _PN_KIND[int(_pn)] = _KIND_OF[_kind]
 #: Line types the geocoder treats as geographic for +1 numbers (``_location._from_number``).
 _NANP_GEO = np.array(
@@ -499,23 +496,14 @@ def _registry_codes(
     backend = client._registries.get(registry)
     zeros = np.zeros(len(keys), dtype=np.int32)
     if backend is None:
-        return zeros, [
-            RegistryFact(registry=registry, status="unknown", detail="no backend configured")
-        ]
+        return zeros, [no_backend(registry)]
     try:
         method = getattr(backend, "fact_codes", None)
         codes, facts = method(keys, at) if callable(method) else _fallback_codes(backend, keys, at)
         if len(codes) != len(keys) or (len(codes) and not 0 <= int(codes.max()) < len(facts)):
             raise ValueError(f"{len(codes)} answers for {len(keys)} numbers")
     except Exception as exc:
-        _log.warning("registry %s failed: %s", registry, type(exc).__name__)
-        fact = RegistryFact(
-            registry=registry,
-            status="unavailable",
-            detail=f"backend error: {type(exc).__name__}: {exc}",
-            fail_open=backend.options.fail_open,
-        )
-        return zeros, [fact]
+        return zeros, [backend_failed(registry, exc, fail_open=backend.options.fail_open)]
     return np.asarray(codes, dtype=np.int32), list(facts)
 
 
@@ -525,21 +513,13 @@ def _registry_facts(
     """What the backend says for numbers given as text (the per-number path)."""
     backend = client._registries.get(registry)
     if backend is None:
-        fact = RegistryFact(registry=registry, status="unknown", detail="no backend configured")
-        return [fact] * len(numbers)
+        return [no_backend(registry)] * len(numbers)
     try:
         facts = backend.facts(numbers, at)
         if len(facts) != len(numbers):
             raise ValueError(f"{len(facts)} answers for {len(numbers)} numbers")
     except Exception as exc:
-        _log.warning("registry %s failed: %s", registry, type(exc).__name__)
-        fact = RegistryFact(
-            registry=registry,
-            status="unavailable",
-            detail=f"backend error: {type(exc).__name__}: {exc}",
-            fail_open=backend.options.fail_open,
-        )
-        return [fact] * len(numbers)
+        return [backend_failed(registry, exc, fail_open=backend.options.fail_open)] * len(numbers)
     return list(facts)
 
 

@@ -565,7 +565,8 @@ def _print_decision(console: Console, decision: Decision) -> None:
         console.print("no time at which it becomes allowed by itself")
     for e in decision.evidence:
         when = f" {e.date.isoformat()}" if e.date else ""
-        version = f" v{e.version}" if e.version else ""
+        # "v2026.1" for a pack version; registry proof ("us_dnc snapshot ...") as it is.
+        version = f" {'v' if e.version[:1].isdigit() else ''}{e.version}" if e.version else ""
         console.print(f"  evidence: {e.kind} {e.id} ({e.source}{version}{when})", highlight=False)
 
 

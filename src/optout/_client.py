@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from optout._consents import ConsentList, RegistrationList
-from optout._core import CallFacts, assemble, invalid_decision
+from optout._core import CallFacts, assemble, backend_failed, invalid_decision, no_backend
 from optout._db import (
     configure_sqlite,
     create_engine,
@@ -509,17 +509,11 @@ class Compliance:
         """What the configured backend says; never an exception (fail closed)."""
         backend = self._registries.get(registry)
         if backend is None:
-            return RegistryFact(registry=registry, status="unknown", detail="no backend configured")
+            return no_backend(registry)
         try:
             (fact,) = backend.facts([e164], at)
         except Exception as exc:
-            _log.warning("registry %s failed: %s", registry, type(exc).__name__)
-            return RegistryFact(
-                registry=registry,
-                status="unavailable",
-                detail=f"backend error: {type(exc).__name__}: {exc}",
-                fail_open=backend.options.fail_open,
-            )
+            return backend_failed(registry, exc, fail_open=backend.options.fail_open)
         return fact
 
     # -- history ----------------------------------------------------------------------------

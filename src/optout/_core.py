@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from types import MappingProxyType
 
@@ -29,11 +30,15 @@ __all__ = [
     "NUMBERING_PLAN",
     "CallFacts",
     "assemble",
+    "backend_failed",
     "fixed_reasons",
     "invalid_decision",
+    "no_backend",
     "outcome_of",
     "registry_token",
 ]
+
+_log = logging.getLogger("optout")
 
 #: Evidence every decision carries: the numbering plan the number was read with.
 NUMBERING_PLAN = Evidence(
@@ -61,6 +66,22 @@ class CallFacts:
     registered: tuple[tuple[str, dt.datetime], ...] = ()
     attempts: tuple[AttemptFact, ...] = ()
     abandonment: tuple[tuple[int, int, int], ...] = ()
+
+
+def no_backend(registry: str) -> RegistryFact:
+    """The answer for a registry the rules name but no backend serves (fail closed)."""
+    return RegistryFact(registry=registry, status="unknown", detail="no backend configured")
+
+
+def backend_failed(registry: str, exc: BaseException, *, fail_open: bool) -> RegistryFact:
+    """The answer when a backend raised: ``unavailable``, never an allowance (logged)."""
+    _log.warning("registry %s failed: %s", registry, type(exc).__name__)
+    return RegistryFact(
+        registry=registry,
+        status="unavailable",
+        detail=f"backend error: {type(exc).__name__}: {exc}",
+        fail_open=fail_open,
+    )
 
 
 def invalid_decision(message: str, at: dt.datetime) -> Decision:
