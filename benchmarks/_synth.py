@@ -34,23 +34,6 @@ LINE = 12
 NANP = 10_000_000_000
 
 
-def us_area_codes() -> list[int]:
-    """Area codes libphonenumber accepts as US geographic (fixed-line or mobile) numbers."""
-    kinds = {
-        phonenumbers.PhoneNumberType.FIXED_LINE,
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    }
-    codes = []
-    for npa in range(200, 1000):
-        number = phonenumbers.parse(f"+1{npa}2345678")
-        if phonenumbers.region_code_for_number(number) == "US" and (
-            phonenumbers.number_type(number) in kinds
-        ):
-            codes.append(npa)
-    return codes
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Plan:
     """How many numbers each area code holds, and its permutation of local numbers.
@@ -68,7 +51,7 @@ class Plan:
     @classmethod
     def make(cls, numbers: int, seed: int) -> Plan:
         rng = np.random.default_rng(seed)
-        npas = np.array(us_area_codes(), dtype=np.int64)
+        npas = np.array(nanp_area_codes("US"), dtype=np.int64)
         if numbers > MAX_FILL * LOCALS * len(npas):
             raise SystemExit(f"at most {int(MAX_FILL * LOCALS * len(npas)):,} numbers")
         # a log-normal spread: big metropolitan codes hold several times the median
