@@ -7,6 +7,8 @@ import pathlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 import optout
@@ -15,7 +17,7 @@ from optout import Compliance
 from optout._batch import BatchDecisions, BatchRun, decide_many
 from optout._core import registry_token
 from optout._rules._engine import RegistryFact
-from optout.registries import file_registry
+from optout.registries import RegistryKind, RegistryOptions, file_registry
 
 AT = dt.datetime(2026, 3, 4, 15, tzinfo=dt.UTC)  # a Wednesday: 16:00 in Rome, 10:00 in NY
 DAY = dt.timedelta(days=1)
@@ -241,3 +243,40 @@ def test_registry_tokens_split_on_semicolons() -> None:
     )
     assert registry_token(proof) == "es_robinson:clear@sig=ab, channel=04"
     assert registry_token(RegistryFact(registry="us_rnd", status="unknown")) == "us_rnd:unknown"
+
+
+def test_arrow_arrays_that_are_not_text_get_can_calls_answer(client: Compliance) -> None:
+    ints = pa.array([390612345678, None], pa.int64())
+    got = decide_many(client, ints, at=AT)
+    for i, value in enumerate(ints.to_pylist()):
+        assert got.decision(i) == client.can_call(value, at=AT)
+
+
+class _BadCodes:
+    """A backend whose vectorized answer points outside its list of answers."""
+
+    kind = RegistryKind.SNAPSHOT
+    options = RegistryOptions()
+
+    def __init__(self, id: str) -> None:
+        self.id = id
+
+    def bind(self, store: object) -> None:
+        pass
+
+    def facts(self, numbers: list[str], at: dt.datetime) -> list[RegistryFact]:
+        raise AssertionError("the batch asks fact_codes")
+
+    def fact_codes(self, keys: Any, at: dt.datetime) -> tuple[Any, list[RegistryFact]]:
+        clear = RegistryFact(registry=self.id, status="clear", checked_at=at, evidence="x")
+        return np.full(len(keys), -1, dtype=np.int32), [clear]
+
+
+def test_a_backend_answering_out_of_range_is_unavailable(backend_url: str) -> None:
+    """A code outside the answer list is a backend error: denied, never read as 'clear'."""
+    backends: list[Any] = [_BadCodes("us_dnc")]
+    backends += [r for r in all_clear() if r.id != "us_dnc"]
+    with optout.Compliance(backend_url, migrate=True, registries=backends) as c:
+        got = decide_many(c, ["+12025550123"], at=AT)
+        assert "registry.unavailable" in got.reasons[0].as_py()
+        assert got.registry[0].as_py().startswith("us_dnc:unavailable")

@@ -250,12 +250,8 @@ def _as_strings(numbers: Sequence[object] | pa.Array | pa.ChunkedArray) -> pa.Ar
     """The inputs as a pyarrow string array: null where an input is not an encodable str."""
     if isinstance(numbers, pa.ChunkedArray):
         numbers = numbers.combine_chunks() if numbers.num_chunks else pa.array([], numbers.type)
-    if isinstance(numbers, pa.Array):
-        if pa.types.is_string(numbers.type):
-            return numbers
-        if pa.types.is_large_string(numbers.type):
-            return numbers.cast(pa.string())
-        return pa.nulls(len(numbers), pa.string())
+    if isinstance(numbers, pa.Array):  # a string array (decide turns others into lists)
+        return numbers if pa.types.is_string(numbers.type) else numbers.cast(pa.string())
     strs: list[str | None] = [x if isinstance(x, str) else None for x in numbers]
     try:
         return pa.array(strs, type=pa.string())
@@ -500,8 +496,10 @@ def _registry_codes(
     try:
         method = getattr(backend, "fact_codes", None)
         codes, facts = method(keys, at) if callable(method) else _fallback_codes(backend, keys, at)
-        if len(codes) != len(keys) or (len(codes) and not 0 <= int(codes.max()) < len(facts)):
+        if len(codes) != len(keys):
             raise ValueError(f"{len(codes)} answers for {len(keys)} numbers")
+        if len(codes) and not (int(codes.min()) >= 0 and int(codes.max()) < len(facts)):
+            raise ValueError(f"answer codes outside 0..{len(facts) - 1}")
     except Exception as exc:
         return zeros, [backend_failed(registry, exc, fail_open=backend.options.fail_open)]
     return np.asarray(codes, dtype=np.int32), list(facts)
@@ -939,6 +937,10 @@ class BatchRun:
     ) -> BatchDecisions:
         """Decide one chunk: row ``i`` is ``can_call(numbers[i], person=person[i])``."""
         persons = _persons(self.person if person is None else person, len(numbers))
+        if isinstance(numbers, pa.Array | pa.ChunkedArray) and not (
+            pa.types.is_string(numbers.type) or pa.types.is_large_string(numbers.type)
+        ):
+            numbers = numbers.to_pylist()  # each value gets can_call's answer for its type
         rows = self._rows(numbers)
         n = len(rows.state)
         valid = np.flatnonzero(rows.state != _INVALID)
