@@ -973,7 +973,7 @@ class BatchRun:
                 self._abandonment_counts(conn, periods)
             special = rows.state == _SPECIAL
             hit, simple = self._has_stored(
-                stored, rows, with_key, need_hist, need_cons, need_regs, persons
+                conn, stored, rows, with_key, need_hist, need_cons, need_regs, persons
             )
             special[with_key] |= hit
             suppressed = np.zeros(n, dtype=np.int64)
@@ -1012,6 +1012,7 @@ class BatchRun:
 
     def _has_stored(
         self,
+        conn: sa.Connection,
         stored: _Stored,
         rows: _Rows,
         with_key: _IntArray,
@@ -1052,7 +1053,7 @@ class BatchRun:
         )
         if stored.hashed or hashes:
             hit |= self._hashed_hits(
-                stored, keys, need_hist[with_key], need_cons[with_key], need_regs[with_key]
+                conn, stored, keys, need_hist[with_key], need_cons[with_key], need_regs[with_key]
             )
         if persons is not None and stored.persons:
             who = pa.array([persons[i] for i in with_key.tolist()], pa.string())
@@ -1067,6 +1068,7 @@ class BatchRun:
 
     def _hashed_hits(
         self,
+        conn: sa.Connection,
         stored: _Stored,
         keys: _Keys,
         need_hist: _Bools,
@@ -1080,8 +1082,7 @@ class BatchRun:
         if hasher is None:
             from optout._privacy import erased_number_hasher  # noqa: PLC0415
 
-            with self.client.engine.connect() as conn:
-                hasher = erased_number_hasher(conn, privacy)
+            hasher = erased_number_hasher(conn, privacy)
             if hasher is None:
                 return np.zeros(len(keys), dtype=bool)
         out = np.zeros(len(keys), dtype=bool)
