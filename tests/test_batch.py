@@ -280,3 +280,44 @@ def test_a_backend_answering_out_of_range_is_unavailable(backend_url: str) -> No
         got = decide_many(c, ["+12025550123"], at=AT)
         assert "registry.unavailable" in got.reasons[0].as_py()
         assert got.registry[0].as_py().startswith("us_dnc:unavailable")
+
+
+def test_a_run_sees_what_is_recorded_between_its_chunks(
+    backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scrub reads stored facts as of each chunk: attempts, suppressions and consents
+    recorded while it runs count for the chunks decided after them."""
+    increments: list[int] = []
+    add_attempts = optout._batch._add_attempts
+
+    def counted(*args: Any) -> Any:
+        increments.append(1)
+        return add_attempts(*args)
+
+    monkeypatch.setattr("optout._batch._add_attempts", counted)
+    policy = optout.Policy.from_dict(
+        {"policy": {"name": "t"}, "retry": {"max_attempts": {"count": 2, "period": "24h"}}}
+    )
+    book = optout.RuleBook(packs={}, unsupported="allow", policies=(policy,))
+    number, other = "+33612345678", "+33612345679"
+    with optout.Compliance(backend_url, migrate=True, rules=book, registries=()) as client:
+
+        def expected() -> list[str]:
+            return [";".join(client.can_call(n, at=AT).codes) for n in (number, other)]
+
+        client.record_outcome(other, "no_answer", at=AT - DAY * 3)  # the attempts table
+        run = BatchRun(client, at=AT)
+        try:
+            first = run.decide([number, other])
+            assert first.reasons.to_pylist() == expected() == ["", ""]
+            for hours in (5, 2):  # attempts only: the run reads just the new ones
+                client.record_outcome(number, "no_answer", at=AT - dt.timedelta(hours=hours))
+            second = run.decide([number, other])
+            assert second.reasons.to_pylist() == expected() == ["cap.reached", ""]
+            assert increments == [1]  # read incrementally: only attempts were added
+            client.suppressions.add(other, reason="customer_request", at=AT - DAY)
+            third = run.decide([number, other])
+            assert third.reasons.to_pylist() == expected()
+            assert third.reasons[1].as_py() == "suppression.number"
+        finally:
+            run.close()

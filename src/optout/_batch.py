@@ -471,6 +471,47 @@ def _load_stored(
     )
 
 
+def _only_new_attempts(old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
+    """Whether only attempts were added between two :func:`_version` readings."""
+    _s_id, _c_id, _r_id, attempts, _log_id = range(5)
+    same = all(old[i] == new[i] for i in (_s_id, _c_id, _r_id, _log_id))
+    return same and old[attempts] is not None and (new[attempts] or 0) > old[attempts]
+
+
+def _add_attempts(
+    conn: sa.Connection, stored: _Stored, since: dt.datetime | None, version: tuple[Any, ...]
+) -> _Stored:
+    """``stored`` with the numbers and persons of attempts added since it was read."""
+    if since is None:
+        return dataclasses.replace(stored, version=version)
+    newer = (_a.c.id > stored.version[3], _a.c.at > since)
+    values = [v for (v,) in conn.execute(sa.select(_a.c.number).where(*newer).distinct()) if v]
+    persons = {
+        v
+        for (v,) in conn.execute(
+            sa.select(_a.c.person).where(*newer, _a.c.person.is_not(None)).distinct()
+        )
+    }
+    if stored.hashed:
+        keys, hashes = stored.attempts, stored.attempt_hashes | frozenset(values)
+    else:
+        added = _keys_of(values)
+        keys = _merge_keys(stored.attempts, added)
+        hashes = stored.attempt_hashes | frozenset(v for v in values if v.startswith(HASH_PREFIX))
+    return dataclasses.replace(
+        stored,
+        version=version,
+        attempts=keys,
+        attempt_hashes=hashes,
+        persons=stored.persons | persons,
+    )
+
+
+def _merge_keys(a: _Keys, b: _Keys) -> _Keys:
+    """The sorted union of two sorted arrays of distinct keys."""
+    return np.union1d(a, b) if len(b) else a
+
+
 # -- registry answers -----------------------------------------------------------------------
 
 
@@ -910,8 +951,14 @@ class BatchRun:
         version = _version(conn)
         with self._lock:
             stored = self._stored
-            if stored is None or stored.version != version:
-                since = None if self.history is None else self.at - self.history
+            if stored is not None and stored.version == version:
+                return stored
+            since = None if self.history is None else self.at - self.history
+            if stored is not None and _only_new_attempts(stored.version, version):
+                # Dialers record attempts all the time; attempts are only ever added (an
+                # erasure, which deletes some, moves the change log): read just the new ones.
+                stored = self._stored = _add_attempts(conn, stored, since, version)
+            else:
                 stored = self._stored = _load_stored(conn, self.client.privacy, since, version)
             return stored
 
