@@ -72,7 +72,14 @@ from optout._db import translate_errors
 from optout._decision import Decision
 from optout._errors import InvalidNumberError
 from optout._facts import Needs, needs_of
-from optout._fastnum import distinct, e164_strings, key_digits, key_prefix, normalize_keys
+from optout._fastnum import (
+    distinct,
+    e164_strings,
+    key_digits,
+    key_prefix,
+    merge_sorted,
+    normalize_keys,
+)
 from optout._ledger_schema import change_log as _log_table
 from optout._location import Location, locate, nanp_states
 from optout._numbers import (
@@ -428,16 +435,16 @@ def _load_stored(
         if digits.isdigit() and 0 < len(digits) <= 19 and digits[0] != "0":
             counts[np.searchsorted(simple_keys, np.uint64(int(digits)))] += count
 
-    def distinct(table: sa.Table, *where: Any) -> list[str]:
+    def numbers_in(table: sa.Table, *where: Any) -> list[str]:
         stmt = sa.select(table.c.number).where(*where).distinct()
         return [v for (v,) in conn.execute(stmt) if v is not None]
 
-    consent_values = distinct(_c)
-    registration_values = distinct(_r)
+    consent_values = numbers_in(_c)
+    registration_values = numbers_in(_r)
     attempt_values: list[str] = []
     persons: frozenset[str] = frozenset()
     if since is not None:
-        attempt_values = distinct(_a, _a.c.at > since)
+        attempt_values = numbers_in(_a, _a.c.at > since)
         persons = frozenset(
             v
             for (v,) in conn.execute(
@@ -496,7 +503,7 @@ def _add_attempts(
         keys, hashes = stored.attempts, stored.attempt_hashes | frozenset(values)
     else:
         added = _keys_of(values)
-        keys = _merge_keys(stored.attempts, added)
+        keys = merge_sorted(stored.attempts, added)
         hashes = stored.attempt_hashes | frozenset(v for v in values if v.startswith(HASH_PREFIX))
     return dataclasses.replace(
         stored,
@@ -505,11 +512,6 @@ def _add_attempts(
         attempt_hashes=hashes,
         persons=stored.persons | persons,
     )
-
-
-def _merge_keys(a: _Keys, b: _Keys) -> _Keys:
-    """The sorted union of two sorted arrays of distinct keys."""
-    return np.union1d(a, b) if len(b) else a
 
 
 # -- registry answers -----------------------------------------------------------------------

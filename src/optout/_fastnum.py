@@ -53,12 +53,12 @@ __all__ = [
     "POW10",
     "FastBatch",
     "dense_nanp",
-    "digit_prefixes",
     "distinct",
     "e164_strings",
     "fast_normalize",
     "key_digits",
     "key_prefix",
+    "merge_sorted",
     "normalize_keys",
     "once",
     "warm_up",
@@ -302,18 +302,6 @@ def _digit_matrix(values: pa.Array, width: int = _WIDTH) -> npt.NDArray[np.uint8
     return raw.reshape(n, width) - np.uint8(48)
 
 
-def digit_prefixes(values: pa.Array, upto: int) -> tuple[_IntArray, dict[int, _IntArray]]:
-    """Digit strings' lengths and their first ``1..upto`` digits as int64 arrays."""
-    mat = _digit_matrix(values)
-    lengths = np.asarray(_np(pc.utf8_length(values)), dtype=np.int64)
-    value = np.zeros(len(values), dtype=np.int64)
-    out: dict[int, _IntArray] = {}
-    for length in range(1, min(upto, _WIDTH) + 1):
-        value = value * 10 + mat[:, length - 1]
-        out[length] = value.copy()
-    return lengths, out
-
-
 #: 10**k as uint64, k = 0..19.
 POW10 = np.array([10**k for k in range(20)], dtype=np.uint64)
 
@@ -490,20 +478,6 @@ class FastBatch:
     zone_sets: list[tuple[str, ...]]
     valid: _BoolArray
 
-    @property
-    def e164(self) -> list[str | None]:
-        """The E.164 strings (``None`` where deferred)."""
-        return [
-            f"+{k}" if d else None
-            for k, d in zip(self.key.tolist(), self.decided.tolist(), strict=True)
-        ]
-
-    @property
-    def region(self) -> list[str | None]:
-        """The region codes (``None`` where deferred or regionless)."""
-        names = self.region_names
-        return [names[r] if r >= 0 else None for r in self.region_id.tolist()]
-
     def phone(self, i: int) -> PhoneNumber | None:
         """Key ``i`` as the :class:`PhoneNumber` ``normalize(key, region, strict=False)`` gives."""
         if not self.decided[i]:
@@ -533,6 +507,18 @@ def distinct(values: npt.NDArray[_G]) -> tuple[npt.NDArray[_G], _IntArray, _IntA
     # Assigning in reverse leaves each value's first position as the last one written.
     first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1, dtype=np.int64)
     return uniq, first, inverse
+
+
+def merge_sorted(a: npt.NDArray[_G], b: npt.NDArray[_G]) -> npt.NDArray[_G]:
+    """The union of two sorted arrays of distinct values (a stable sort merges the two runs
+    in linear time; ``np.union1d`` would hash everything again)."""
+    if not len(b):
+        return a
+    both = np.sort(np.concatenate([a, b]), kind="stable")
+    keep = np.empty(len(both), dtype=bool)
+    keep[0] = True
+    np.not_equal(both[1:], both[:-1], out=keep[1:])
+    return both[keep]
 
 
 def e164_strings(keys: npt.NDArray[np.uint64]) -> pa.Array:

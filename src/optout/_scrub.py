@@ -50,7 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optout._errors import ConfigurationError, OptoutError
-from optout._fastnum import distinct, warm_up
+from optout._fastnum import distinct, merge_sorted, warm_up
 from optout._numbers import normalize_region
 from optout._timeutil import instant, parse_instant
 
@@ -229,20 +229,6 @@ def _decide(run: BatchRun, numbers: pa.Array) -> _Decided:
     )
 
 
-def _merge_sorted(
-    a: np.ndarray[Any, np.dtype[np.uint64]], b: np.ndarray[Any, np.dtype[np.uint64]]
-) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """The union of two sorted arrays of distinct keys (a stable sort merges the two runs
-    in linear time; ``np.union1d`` would hash everything again)."""
-    both = np.sort(np.concatenate([a, b]), kind="stable")
-    if len(both) < 2:
-        return both
-    keep = np.empty(len(both), dtype=bool)
-    keep[0] = True
-    np.not_equal(both[1:], both[:-1], out=keep[1:])
-    return both[keep]
-
-
 class _Seen:
     """The E.164 numbers seen so far, as sorted ``uint64`` runs (8 bytes a number)."""
 
@@ -275,7 +261,7 @@ class _Seen:
         self._runs.append(unique)
         while len(self._runs) > 1 and self._runs[-1].size * 2 >= self._runs[-2].size:
             last = self._runs.pop()
-            self._runs[-1] = _merge_sorted(self._runs[-1], last)
+            self._runs[-1] = merge_sorted(self._runs[-1], last)
 
 
 def decision_columns(column: str, multi: bool) -> list[str]:
