@@ -55,7 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from optout._client import _optional_text
+from optout._client import _optional_text, _optional_texts
 from optout._consents import Consent
 from optout._consents import _row as _consent_row
 from optout._core import (
@@ -640,18 +640,15 @@ class BatchRun:
         workers: int | None = None,
     ) -> None:
         when = instant(at)
-        texts = {
-            name: _optional_text(value, name)
-            for name, value in (
-                ("campaign", campaign),
-                ("brand", brand),
-                ("debt", debt),
-                ("subject", subject),
-                ("state", state),
-                ("postal_code", postal_code),
-                ("time_zone", time_zone),
-            )
-        }
+        texts = _optional_texts(
+            campaign=campaign,
+            brand=brand,
+            debt=debt,
+            subject=subject,
+            state=state,
+            postal_code=postal_code,
+            time_zone=time_zone,
+        )
         self.client = client
         self.at = when
         #: The person every row of the run concerns, unless ``decide`` is given others.

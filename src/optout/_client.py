@@ -97,6 +97,11 @@ def _optional_text(value: object, name: str) -> str | None:
     return text
 
 
+def _optional_texts(**values: object) -> dict[str, str | None]:
+    """:func:`_optional_text` of each keyword argument, by name."""
+    return {name: _optional_text(value, name) for name, value in values.items()}
+
+
 class Compliance:
     """A compliance client bound to one database.
 
@@ -431,19 +436,16 @@ class Compliance:
         the_channel = coerce(Channel, channel, name="channel")
         the_technology = coerce(Technology, technology, name="technology")
         region = normalize_region(country) if country is not None else self._region
-        texts = {
-            name: _optional_text(value, name)
-            for name, value in (
-                ("campaign", campaign),
-                ("brand", brand),
-                ("person", person),
-                ("debt", debt),
-                ("subject", subject),
-                ("state", state),
-                ("postal_code", postal_code),
-                ("time_zone", time_zone),
-            )
-        }
+        texts = _optional_texts(
+            campaign=campaign,
+            brand=brand,
+            person=person,
+            debt=debt,
+            subject=subject,
+            state=state,
+            postal_code=postal_code,
+            time_zone=time_zone,
+        )
         try:
             phone = normalize(number, region)  # type: ignore[arg-type]
         except InvalidNumberError as exc:
