@@ -15,7 +15,15 @@ from phonenumbers.geodata import GEOCODE_DATA
 
 from optout._batch import _finish_reads, _parse, _read, _well_formed
 from optout._errors import InvalidNumberError
-from optout._fastnum import LANE_FROM, fast_normalize, key_digits, key_prefix, normalize_keys
+from optout._fastnum import (
+    LANE_FROM,
+    distinct,
+    e164_strings,
+    fast_normalize,
+    key_digits,
+    key_prefix,
+    normalize_keys,
+)
 from optout._location import _from_number, _from_number_slow, _nanp_states, locate, nanp_states
 from optout._numbers import PhoneNumber, normalize
 
@@ -280,3 +288,22 @@ def test_well_formed_rows_read_as_libphonenumber_reads_them(
         except InvalidNumberError:
             continue  # the batch reads such a row again from its text
         assert normalize(text, region) == got, (text, key, region)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=300), st.integers(1, 40))
+def test_distinct_is_unique_with_first_positions(values: list[int], spread: int) -> None:
+    """distinct() (an unstable sort, ties settled afterwards) gives np.unique's sorted values
+    and inverse, and each value's first position: what duplicate flags and groups rely on."""
+    keys = np.array([v % (spread * 1_000_003) for v in values], dtype=np.uint64)
+    uniq, first, inverse = distinct(keys)
+    expected, expected_inverse = np.unique(keys, return_inverse=True)
+    assert uniq.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.reshape(-1).tolist()
+    assert first.tolist() == [keys.tolist().index(v) for v in uniq.tolist()]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10**19 - 1), max_size=200))
+def test_e164_strings_are_plus_and_digits(keys: list[int]) -> None:
+    """The number column built from keys is "+" and the key's decimal digits."""
+    got = e164_strings(np.array(keys, dtype=np.uint64)).to_pylist()
+    assert got == [f"+{k}" for k in keys]

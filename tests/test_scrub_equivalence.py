@@ -10,6 +10,7 @@ consents and call history. The scrub runs with small chunks, so every run-level 
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime as dt
 import pathlib
@@ -148,3 +149,18 @@ def test_every_scrubbed_row_equals_can_call(
     codes = {c for r in rows for c in r["optout_reasons"].split(";") if c}
     assert {"registry.listed", "suppression.number", "number.invalid"} <= codes
     assert any(r["optout_allowed"] == "true" for r in rows)
+    # The summary (counted once for each distinct answer) agrees with the rows written.
+    denied = [r for r in rows if r["optout_allowed"] == "false"]
+    assert (summary.allowed, summary.denied) == (len(rows) - len(denied), len(denied))
+    assert summary.invalid == sum(r["optout_reason"] == "number.invalid" for r in rows)
+    assert summary.duplicates == sum(r["optout_duplicate"] == "true" for r in rows)
+    assert summary.by_reason == collections.Counter(r["optout_reason"] for r in denied)
+    by_registry: collections.Counter[str] = collections.Counter()
+    for r in denied:
+        if "registry." in r["optout_reasons"]:
+            for entry in r["optout_registry"].split(";"):
+                name, _, status = entry.partition(":")
+                status = status.split("@", 1)[0]
+                if name and status != "clear":
+                    by_registry[f"{name} ({status})"] += 1
+    assert by_registry and summary.by_registry == by_registry

@@ -75,6 +75,7 @@ from optout._facts import Needs, needs_of
 from optout._fastnum import (
     distinct,
     e164_strings,
+    filled,
     key_digits,
     key_prefix,
     merge_sorted,
@@ -281,12 +282,12 @@ def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array]:
     short = pc.less_equal(pc.utf8_length(raw), MAX_INPUT_LENGTH)
     tail = pc.if_else(pc.starts_with(raw, "+"), pc.utf8_slice_codeunits(raw, 1), raw)
     plain = pc.and_(pc.and_(short, pc.ascii_is_decimal(tail)), pc.greater(pc.utf8_length(tail), 0))
-    plain_mask = np.asarray(pc.fill_null(plain, False).to_numpy(zero_copy_only=False), dtype=bool)
+    plain_mask = np.asarray(filled(plain, False).to_numpy(zero_copy_only=False), dtype=bool)
     plain_rows = np.flatnonzero(plain_mask)
     other = np.flatnonzero(~plain_mask)
     others = raw.take(pa.array(other, type=pa.int64()))
     well_other = np.asarray(
-        pc.fill_null(
+        filled(
             pc.and_(
                 pc.less_equal(pc.utf8_length(others), MAX_INPUT_LENGTH),
                 pc.match_substring_regex(others, _WELL_FORMED),
@@ -327,7 +328,7 @@ def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array]
         pc.replace_substring_regex(part, r"^[^+0-9]+", ""), r"[^#0-9A-Za-z]+$", ""
     )
     ok = np.asarray(
-        pc.fill_null(pc.and_(usable, pc.match_substring_regex(kept, _WELL_FORMED)), False).to_numpy(
+        filled(pc.and_(usable, pc.match_substring_regex(kept, _WELL_FORMED)), False).to_numpy(
             zero_copy_only=False
         ),
         dtype=bool,
@@ -1073,7 +1074,7 @@ class BatchRun:
         simple = np.zeros(len(keys), dtype=np.int64)
         if not stored.hashed:
             # Sorted queries keep each binary search in cache (several times faster).
-            order = np.argsort(keys, kind="stable")
+            order = np.argsort(keys)
             ordered = keys[order]
             found = _member(stored.suppressed, ordered)
             if len(stored.simple):
@@ -1104,7 +1105,7 @@ class BatchRun:
         if persons is not None and stored.persons:
             who = pa.array([persons[i] for i in with_key.tolist()], pa.string())
             has = np.asarray(
-                pc.fill_null(
+                filled(
                     pc.is_in(who, value_set=pa.array(sorted(stored.persons), pa.string())), False
                 ).to_numpy(zero_copy_only=False),
                 dtype=bool,
@@ -1479,6 +1480,8 @@ class BatchRun:
             _units=units,
             _reg_codes=reg_codes,
             _reg_facts=reg_facts,
+            _slot=slot,
+            _answers=(allowed, reason, reasons, nexts, registry),
         )
 
     def decision(self, result: BatchDecisions, i: int) -> Decision:
@@ -1587,6 +1590,10 @@ class BatchDecisions:
     _units: list[_Unit] = dataclasses.field(repr=False)
     _reg_codes: dict[str, npt.NDArray[np.int32]] = dataclasses.field(repr=False)
     _reg_facts: dict[str, list[RegistryFact]] = dataclasses.field(repr=False)
+    # Each row's answer: an index into _answers (allowed, reason, reasons, next_allowed_at
+    # and registry of each distinct answer), from which the columns were taken.
+    _slot: _IntArray = dataclasses.field(repr=False)
+    _answers: tuple[list[Any], ...] = dataclasses.field(repr=False)
 
     COLUMNS = ("number", "allowed", "reason", "reasons", "next_allowed_at", "registry", "duplicate")
 

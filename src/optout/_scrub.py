@@ -167,13 +167,42 @@ class ScrubSummary:
         return "\n".join(lines)
 
     def _add(self, decided: _Decided) -> None:
+        self.duplicates += int(pc.sum(decided.duplicate).as_py() or 0)
+        if decided.slot is None or decided.answers is None:
+            self._add_columns(decided)
+            return
+        # Counted once for each distinct answer (the rows share a few).
+        allowed, reason, reasons, _, registry = decided.answers
+        counts = np.bincount(decided.slot, minlength=len(allowed)).tolist()
+        for j, count in enumerate(counts):
+            if not count:
+                continue
+            self.numbers += count
+            if allowed[j]:
+                self.allowed += count
+                continue
+            self.denied += count
+            code = reason[j] or "unknown"
+            self.by_reason[code] += count
+            if code == "number.invalid":
+                self.invalid += count
+            if "registry." in (reasons[j] or ""):
+                self._add_registry(registry[j] or "", count)
+
+    def _add_registry(self, text: str, count: int) -> None:
+        for entry in text.split(";"):
+            name, _, status = entry.partition(":")
+            status = status.split("@", 1)[0]
+            if name and status != "clear":
+                self.by_registry[f"{name} ({status or 'unknown'})"] += count
+
+    def _add_columns(self, decided: _Decided) -> None:
         allowed = decided.allowed
         n = len(allowed)
         n_allowed = int(pc.sum(allowed).as_py() or 0)
         self.numbers += n
         self.allowed += n_allowed
         self.denied += n - n_allowed
-        self.duplicates += int(pc.sum(decided.duplicate).as_py() or 0)
         denied = pc.invert(allowed)
         for item in pc.value_counts(pc.filter(decided.reason, denied)).to_pylist():
             code = item["values"] or "unknown"
@@ -183,11 +212,7 @@ class ScrubSummary:
         # Per registry: the rows a registry reason denied, by each non-clear answer.
         by_registry = pc.and_(denied, pc.match_substring(decided.reasons, "registry."))
         for item in pc.value_counts(pc.filter(decided.registry, by_registry)).to_pylist():
-            for entry in (item["values"] or "").split(";"):
-                name, _, status = entry.partition(":")
-                status = status.split("@", 1)[0]
-                if name and status != "clear":
-                    self.by_registry[f"{name} ({status or 'unknown'})"] += item["counts"]
+            self._add_registry(item["values"] or "", item["counts"])
 
 
 # -- decisions ---------------------------------------------------------------------------------
@@ -205,6 +230,10 @@ class _Decided:
     registry: pa.Array
     duplicate: pa.Array
     keys: np.ndarray[Any, np.dtype[np.uint64]]  # E.164 digits; 0: invalid or an extension
+    # Each decision's index into the distinct answers (allowed, reason, reasons,
+    # next_allowed_at, registry lists), for counting once per answer.
+    slot: np.ndarray[Any, np.dtype[np.int64]] | None = None
+    answers: tuple[list[Any], ...] | None = None
 
 
 def _new_run(client: Compliance, at: dt.datetime, context: Mapping[str, Any]) -> BatchRun:
@@ -217,15 +246,20 @@ def _new_run(client: Compliance, at: dt.datetime, context: Mapping[str, Any]) ->
 def _decide(run: BatchRun, numbers: pa.Array) -> _Decided:
     """Decide ``numbers`` (a string array): the adapter between the scrubber and the core."""
     got = run.decide(numbers)
+    # The registry column with "" for invalid numbers, taken from each distinct answer
+    # (cheaper than filling the nulls of the whole column).
+    registry = pa.array(["" if r is None else r for r in got._answers[4]], pa.string())
     return _Decided(
         number=got.number,
         allowed=got.allowed,
         reason=got.reason,
         reasons=got.reasons,
         next_allowed_at=got.next_allowed_at,
-        registry=pc.fill_null(got.registry, ""),
+        registry=registry.take(pa.array(got._slot)),
         duplicate=got.duplicate,
         keys=got.number_keys,
+        slot=got._slot,
+        answers=got._answers,
     )
 
 
