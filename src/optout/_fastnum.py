@@ -498,14 +498,13 @@ _G = TypeVar("_G", bound=np.generic)
 
 
 def filled(values: Any, value: object) -> Any:
-    """``filled(values, value)``, without the copy when there is no null."""
+    """``pc.fill_null(values, value)``, without the copy when there is no null."""
     return values if values.null_count == 0 else pc.fill_null(values, value)
 
 
 def distinct(values: npt.NDArray[_G]) -> tuple[npt.NDArray[_G], _IntArray, _IntArray]:
     """Sorted distinct values, the index of each one's first occurrence, and each value's
-    index among them (``np.unique``'s sort-based path: its hash-based one, used without
-    ``return_inverse``, is several times slower on wide integers)."""
+    index among them (``np.unique(values, return_inverse=True)`` plus first positions)."""
     values = np.asarray(values).reshape(-1)
     n = len(values)
     if n == 0:

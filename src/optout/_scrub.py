@@ -168,9 +168,6 @@ class ScrubSummary:
 
     def _add(self, decided: _Decided) -> None:
         self.duplicates += int(pc.sum(decided.duplicate).as_py() or 0)
-        if decided.slot is None or decided.answers is None:
-            self._add_columns(decided)
-            return
         # Counted once for each distinct answer (the rows share a few).
         allowed, reason, reasons, _, registry = decided.answers
         counts = np.bincount(decided.slot, minlength=len(allowed)).tolist()
@@ -196,24 +193,6 @@ class ScrubSummary:
             if name and status != "clear":
                 self.by_registry[f"{name} ({status or 'unknown'})"] += count
 
-    def _add_columns(self, decided: _Decided) -> None:
-        allowed = decided.allowed
-        n = len(allowed)
-        n_allowed = int(pc.sum(allowed).as_py() or 0)
-        self.numbers += n
-        self.allowed += n_allowed
-        self.denied += n - n_allowed
-        denied = pc.invert(allowed)
-        for item in pc.value_counts(pc.filter(decided.reason, denied)).to_pylist():
-            code = item["values"] or "unknown"
-            self.by_reason[code] += item["counts"]
-            if code == "number.invalid":
-                self.invalid += item["counts"]
-        # Per registry: the rows a registry reason denied, by each non-clear answer.
-        by_registry = pc.and_(denied, pc.match_substring(decided.reasons, "registry."))
-        for item in pc.value_counts(pc.filter(decided.registry, by_registry)).to_pylist():
-            self._add_registry(item["values"] or "", item["counts"])
-
 
 # -- decisions ---------------------------------------------------------------------------------
 
@@ -232,8 +211,8 @@ class _Decided:
     keys: np.ndarray[Any, np.dtype[np.uint64]]  # E.164 digits; 0: invalid or an extension
     # Each decision's index into the distinct answers (allowed, reason, reasons,
     # next_allowed_at, registry lists), for counting once per answer.
-    slot: np.ndarray[Any, np.dtype[np.int64]] | None = None
-    answers: tuple[list[Any], ...] | None = None
+    slot: np.ndarray[Any, np.dtype[np.int64]]
+    answers: tuple[list[Any], ...]
 
 
 def _new_run(client: Compliance, at: dt.datetime, context: Mapping[str, Any]) -> BatchRun:
