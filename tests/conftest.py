@@ -9,11 +9,19 @@ skipped there.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+
+# The numbering-plan table cache (optout._tablecache) of this run: not the user's folder.
+if "OPTOUT_CACHE_DIR" not in os.environ:
+    os.environ["OPTOUT_CACHE_DIR"] = tempfile.mkdtemp(prefix="optout-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["OPTOUT_CACHE_DIR"], ignore_errors=True)
 
 import optout
 from _fakes import NO_RULES, all_clear

@@ -32,7 +32,7 @@ import dataclasses
 import functools
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -46,6 +46,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from optout._numbers import _TYPE_MAP, PhoneNumber
 from optout._prefixtable import ALL, MIXED, prefix_table
+from optout._tablecache import cached_arrays
 from optout._vocab import NumberType
 
 __all__ = [
@@ -954,15 +955,32 @@ class _Lane:
 @once
 def _nanp_lane() -> _Lane:
     """:func:`_classify` of every possible head of a 10-digit +1 national number, with the
-    prefix tables only: a head a pattern cannot decide from is left undecided."""
+    prefix tables only: a head a pattern cannot decide from is left undecided (kept in the
+    table cache, :mod:`optout._tablecache`)."""
+    arrays = cached_arrays("nanp-lane", _build_nanp_lane, _lane_ok)
+    regions = tuple(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(1, ()))
+    return _Lane(
+        regions,
+        np.asarray(arrays["region"], dtype=np.int64),
+        np.asarray(arrays["kind"], dtype=np.int64),
+        np.asarray(arrays["decided"], dtype=bool),
+    )
+
+
+def _lane_ok(arrays: Mapping[str, npt.NDArray[np.generic]]) -> bool:
+    types = {"region": np.int64, "kind": np.int64, "decided": np.bool_}
+    return set(arrays) == set(types) and all(
+        arrays[k].shape == (10**_HEAD,) and arrays[k].dtype == t for k, t in types.items()
+    )
+
+
+def _build_nanp_lane() -> dict[str, npt.NDArray[np.generic]]:
     n = 10**_HEAD
     heads = np.arange(n, dtype=np.int64)
     virtual = _Nsn(None, heads, np.full(n, 10, dtype=np.int64), heads, np.zeros(n, dtype=bool))
     found, kind, defer = _classify(1, virtual, 0)
     assert virtual.undecided is not None
-    decided = ~defer & ~virtual.undecided
-    regions = tuple(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(1, ()))
-    return _Lane(regions, found, kind, decided)
+    return {"region": found, "kind": kind, "decided": ~defer & ~virtual.undecided}
 
 
 def _zone_set(

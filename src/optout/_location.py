@@ -14,7 +14,7 @@ import functools
 import importlib.resources
 import re
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ import numpy as np
 from optout._errors import ConfigurationError
 from optout._fastnum import NANP_WIDTH, dense_nanp, once
 from optout._numbers import PhoneNumber
+from optout._tablecache import cached_arrays
 from optout._vocab import NumberType
 
 __all__ = ["Location", "country_zones", "locate", "nanp_states"]
@@ -326,15 +327,11 @@ def _state_of(text: str, region: str) -> frozenset[str]:
     return frozenset()
 
 
-@once
-def _geo_states() -> tuple[dict[str, tuple[frozenset[str], frozenset[str]]], int]:
-    """NANP geocoder prefixes -> (US reading, CA reading) of their English description.
-
-    Built once from libphonenumber's geocoder data (the prefixes of ``+1`` numbers that have
-    an English name), with the longest prefix length; ``description_for_number`` of a
-    geographic number is the name of its longest listed prefix (else the country's name,
-    which names no subdivision).
-    """
+def _geocoder_states() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """NANP geocoder prefixes -> (US reading, CA reading) of their English description, from
+    libphonenumber's geocoder data (the prefixes of ``+1`` numbers that have an English
+    name); ``description_for_number`` of a geographic number is the name of its longest
+    listed prefix (else the country's name, which names no subdivision)."""
     from phonenumbers.geodata import GEOCODE_DATA  # noqa: PLC0415 - large, loaded on demand
 
     table: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
@@ -343,7 +340,20 @@ def _geo_states() -> tuple[dict[str, tuple[frozenset[str], frozenset[str]]], int
             text = names.get("en")
             if text is not None:
                 table[prefix] = (_state_of(str(text), "US"), _state_of(str(text), "CA"))
-    return table, max((len(p) for p in table), default=0)
+    return table
+
+
+@once
+def _geo_states() -> tuple[dict[str, tuple[frozenset[str], frozenset[str]]], int]:
+    """:func:`_geocoder_states` (read back from the table cache through :func:`_geo_arrays`),
+    with the longest prefix length."""
+    readings, arrays = _geo_arrays()
+    table = {
+        str(prefix): (readings[us], readings[ca])
+        for prefixes, u, c in arrays.values()
+        for prefix, us, ca in zip(prefixes.tolist(), u.tolist(), c.tolist(), strict=True)
+    }
+    return table, max(arrays, default=0)
 
 
 _NO_STATE: frozenset[str] = frozenset()
@@ -363,8 +373,46 @@ def _nanp_states(region: str, e164: str) -> frozenset[str]:
 
 @once
 def _geo_arrays() -> tuple[list[frozenset[str]], dict[int, tuple[Any, Any, Any]]]:
-    """:func:`_geo_states` as sorted numpy arrays per prefix length (for batches)."""
-    table, _longest = _geo_states()
+    """:func:`_geo_states` as sorted numpy arrays per prefix length (for batches): the
+    distinct readings, and per length the prefixes with the index of their US and CA
+    readings (kept in the table cache, :mod:`optout._tablecache`)."""
+    stored = cached_arrays("nanp-geo", _build_geo_arrays, _geo_ok)
+    readings = [frozenset(r.split(",")) if r else _NO_STATE for r in stored["readings"].tolist()]
+    arrays = {
+        int(key[1:]): (stored[key], stored[f"u{key[1:]}"], stored[f"c{key[1:]}"])
+        for key in stored
+        if key.startswith("p")
+    }
+    return readings, arrays
+
+
+def _geo_ok(stored: Mapping[str, Any]) -> bool:
+    """Readings as text, and per prefix length three int64 arrays of one length whose
+    reading indexes are in range."""
+    readings = stored.get("readings")
+    if readings is None or readings.dtype.kind != "U" or readings.ndim != 1:
+        return False
+    lengths = {key[1:] for key in stored if key != "readings"}
+    if set(stored) != {"readings"} | {f"{c}{n}" for n in lengths for c in "puc"}:
+        return False
+    for n in lengths:
+        p, u, c = stored[f"p{n}"], stored[f"u{n}"], stored[f"c{n}"]
+        if not n.isdigit() or any(a.dtype != np.int64 or a.shape != p.shape for a in (u, c)):
+            return False
+        if (
+            p.dtype != np.int64
+            or p.ndim != 1
+            or (
+                len(p)
+                and not (min(u.min(), c.min()) >= 0 and max(u.max(), c.max()) < len(readings))
+            )
+        ):
+            return False
+    return True
+
+
+def _build_geo_arrays() -> dict[str, Any]:
+    table = _geocoder_states()
     readings: list[frozenset[str]] = [_NO_STATE]
     index: dict[frozenset[str], int] = {_NO_STATE: 0}
     rows: dict[int, list[tuple[int, int, int]]] = {}
@@ -378,15 +426,13 @@ def _geo_arrays() -> tuple[list[frozenset[str]], dict[int, tuple[Any, Any, Any]]
 
     for prefix, (us, ca) in table.items():
         rows.setdefault(len(prefix), []).append((int(prefix), ident(us), ident(ca)))
-    arrays: dict[int, tuple[Any, Any, Any]] = {}
+    out: dict[str, Any] = {"readings": np.array([",".join(sorted(r)) for r in readings])}
     for length, items in rows.items():
         items.sort()
-        arrays[length] = (
-            np.array([i[0] for i in items], dtype=np.int64),
-            np.array([i[1] for i in items], dtype=np.int64),
-            np.array([i[2] for i in items], dtype=np.int64),
-        )
-    return readings, arrays
+        out[f"p{length}"] = np.array([i[0] for i in items], dtype=np.int64)
+        out[f"u{length}"] = np.array([i[1] for i in items], dtype=np.int64)
+        out[f"c{length}"] = np.array([i[2] for i in items], dtype=np.int64)
+    return out
 
 
 @once
