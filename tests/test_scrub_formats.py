@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pathlib
+import platform
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from rich.console import Console
 import optout
 from optout._scrub import (
     DECISION_COLUMNS,
+    _keep_freed_memory,
     add_scrub_arguments,
     decision_columns,
     run_scrub,
@@ -520,3 +522,10 @@ def test_sigterm_removes_the_temporary_file(tmp_path: pathlib.Path) -> None:
     assert b"KeyboardInterrupt" in err  # SIGTERM became an interrupt, so cleanup ran
     assert not target.exists()
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".out.csv.")] == []
+
+
+def test_the_command_keeps_freed_memory_on_glibc() -> None:
+    """``optout scrub`` tunes glibc's malloc for its own process (chunks reuse memory
+    instead of faulting fresh pages); elsewhere it does nothing and says so."""
+    applied = _keep_freed_memory()
+    assert applied is (platform.libc_ver()[0] == "glibc")

@@ -1674,12 +1674,40 @@ _CONTEXT_KEYS = (
 )
 
 
+def _keep_freed_memory() -> bool:
+    """Let glibc's malloc keep freed memory for reuse instead of giving it back to the
+    system (the command's own process only; ``optout.scrub()`` leaves its caller's
+    allocator alone).
+
+    Each chunk allocates and frees tens of megabytes of numpy arrays; by default glibc maps
+    large blocks afresh and unmaps them when freed, so every chunk pays page faults again
+    (about a third of a 10-million-row run's system time). Blocks up to 256 MiB now come
+    from the heap, and up to 1 GiB of free heap is kept. Returns whether it applied
+    (``False`` where the C library has no ``mallopt``)."""
+    import ctypes  # noqa: PLC0415 - only the command needs it
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3  # glibc's malloc.h
+    return all(
+        mallopt(option, value) == 1
+        for option, value in (
+            (m_mmap_threshold, 256 << 20),
+            (m_trim_threshold, 1 << 30),
+            (m_top_pad, 64 << 20),
+        )
+    )
+
+
 def run_scrub(
     args: argparse.Namespace,
     client_factory: Callable[[argparse.Namespace], Compliance],
     out: Console,
 ) -> int:
     """Run ``optout scrub`` from parsed arguments; return the exit code (0)."""
+    _keep_freed_memory()
     at = None if getattr(args, "at", None) is None else parse_instant(args.at)
     context = {k: getattr(args, k) for k in _CONTEXT_KEYS if getattr(args, k, None) is not None}
     quiet = bool(args.quiet)
