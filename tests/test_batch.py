@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
+import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from _fakes import StaticRegistry, all_clear
 from optout import Compliance
 from optout._batch import BatchDecisions, BatchRun, decide_many
 from optout._core import registry_token
+from optout._fastnum import LANE_FROM
 from optout._rules._engine import RegistryFact
 from optout.registries import RegistryKind, RegistryOptions, file_registry
 
@@ -321,3 +323,23 @@ def test_a_run_sees_what_is_recorded_between_its_chunks(
             assert third.reasons[1].as_py() == "suppression.number"
         finally:
             run.close()
+
+
+def test_a_large_batch_of_plain_nanp_numbers_equals_can_call(client: Compliance) -> None:
+    """From LANE_FROM rows on, plain +1 texts are read from the string buffers; their rows
+    (and the others around them) still get can_call()'s decision."""
+    rng = random.Random(5)
+    client.suppressions.add("+12125550142", reason="asked")
+    numbers: list[str | None] = []
+    while len(numbers) < LANE_FROM + 1000:
+        ten = f"{rng.randint(2, 9)}{rng.randint(0, 999999999):09d}"
+        numbers.append(rng.choice([f"+1{ten}"] * 8 + [ten, f"+39 06 {ten[:8]}", None]))
+    numbers[100] = "+12125550142"
+    batch = decide_many(client, pa.array(numbers, pa.string()), at=AT, workers=1)
+    for i in [100, *rng.sample(range(len(numbers)), 600)]:
+        expected = client.can_call(numbers[i], at=AT)
+        assert batch.allowed[i].as_py() == expected.allowed, numbers[i]
+        assert batch.number[i].as_py() == expected.number, numbers[i]
+        assert batch.reasons[i].as_py() == ";".join(expected.codes), numbers[i]
+        assert batch.decision(i) == expected, numbers[i]
+    assert batch.reason[100].as_py() == "suppression.number"

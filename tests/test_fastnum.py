@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import phonenumbers
@@ -17,12 +18,14 @@ from optout._batch import _finish_reads, _parse, _read, _well_formed
 from optout._errors import InvalidNumberError
 from optout._fastnum import (
     LANE_FROM,
+    _nanp_lane,
     distinct,
     e164_strings,
     fast_normalize,
     key_digits,
     key_prefix,
     normalize_keys,
+    plain_nanp,
 )
 from optout._location import _from_number, _from_number_slow, _nanp_states, locate, nanp_states
 from optout._numbers import PhoneNumber, normalize
@@ -307,3 +310,53 @@ def test_e164_strings_are_plus_and_digits(keys: list[int]) -> None:
     """The number column built from keys is "+" and the key's decimal digits."""
     got = e164_strings(np.array(keys, dtype=np.uint64)).to_pylist()
     assert got == [f"+{k}" for k in keys]
+
+
+def _plain_mix(rng: random.Random, count: int) -> list[str | None]:
+    """Texts around the plain +1 form: the form itself (any first digit, any area code),
+    one digit short or long, formatted, another country, and nulls."""
+    out: list[str | None] = []
+    for _ in range(count):
+        ten = f"{rng.randint(0, 9999999999):010d}"
+        out.append(
+            rng.choice(
+                [f"+1{ten}"] * 6
+                + [f"+1{ten[:9]}", f"+1{ten}5", f"+1 {ten}", f"1{ten}", ten, f"+44{ten}", None]
+                + [f"+1{ten[:4]}x{ten[5:]}", f"+2{ten}", f"+1{ten[:3]}\u0663{ten[4:]}"]
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("region", [None, "US", "GB"])
+def test_plain_nanp_reads_what_the_lane_reads(region: str | None) -> None:
+    """The buffer-level reader takes exactly the plain +1 texts the NANP lane decides (also
+    from a sliced array), and gives each the answer normalize_keys() and normalize() give."""
+    rng = random.Random(21)
+    texts = _plain_mix(rng, LANE_FROM + 3000)
+    for arr in (pa.array(texts, pa.string()), pa.array(texts, pa.string()).slice(7)):
+        values = arr.to_pylist()
+        got = plain_nanp(arr)
+        assert got is not None
+        rows, batch = got
+        lane = _nanp_lane()
+        wanted = [
+            i
+            for i, t in enumerate(values)
+            if t is not None and re.fullmatch(r"\+1[2-9][0-9]{9}", t) and lane.decided[int(t[2:7])]
+        ]
+        assert rows.tolist() == wanted
+        general = normalize_keys(arr, region)
+        for j, i in enumerate(rows.tolist()):
+            assert batch.phone(j) == general.phone(i), values[i]
+        for j in rng.sample(range(len(rows)), 400):
+            text = values[int(rows[j])]
+            assert text is not None
+            assert batch.phone(j) == _expected(text, region), text
+
+
+def test_plain_nanp_leaves_small_and_other_batches_alone() -> None:
+    assert plain_nanp(pa.array(["+12025550123"] * 10, pa.string())) is None
+    assert plain_nanp(pa.array(["+442079460123"] * LANE_FROM, pa.string())) is None
+    assert plain_nanp(pa.array([""] * LANE_FROM, pa.string())) is None
+    assert plain_nanp(pa.array(["+12025550123"] * LANE_FROM, pa.large_string())) is None

@@ -73,6 +73,7 @@ from optout._decision import Decision
 from optout._errors import InvalidNumberError
 from optout._facts import Needs, needs_of
 from optout._fastnum import (
+    FastBatch,
     distinct,
     e164_strings,
     filled,
@@ -80,6 +81,7 @@ from optout._fastnum import (
     key_prefix,
     merge_sorted,
     normalize_keys,
+    plain_nanp,
 )
 from optout._ledger_schema import change_log as _log_table
 from optout._location import Location, locate, nanp_states
@@ -305,6 +307,27 @@ def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array]:
     )
     rows = np.concatenate([plain_rows, other[well_other], other[labelled]])
     return rows.astype(np.int64), digits
+
+
+def _fast_reads(raw: pa.Array, region: str | None) -> list[tuple[_IntArray, FastBatch]]:
+    """What the vectorized normalizer decides of ``raw``: batches, each with the rows it is
+    aligned with. Plain ``+1`` numbers are read straight from the buffers
+    (:func:`optout._fastnum.plain_nanp`); the rest is cleaned up (:func:`_well_formed`) and
+    goes through :func:`optout._fastnum.normalize_keys`."""
+    batches: list[tuple[_IntArray, FastBatch]] = []
+    lane = plain_nanp(raw)
+    if lane is not None:
+        batches.append(lane)
+        rest = np.ones(len(raw), dtype=bool)
+        rest[lane[0]] = False
+        rest_rows = np.flatnonzero(rest)
+        well_rows, digits = _well_formed(raw.take(pa.array(rest_rows)))
+        well_rows = rest_rows[well_rows]
+    else:
+        well_rows, digits = _well_formed(raw)
+    if len(well_rows):
+        batches.append((well_rows, normalize_keys(digits, region)))
+    return batches
 
 
 def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array]:
@@ -703,12 +726,10 @@ class BatchRun:
         zones = np.zeros(n, dtype=np.int64)
         message = np.full(n, -1, dtype=np.int64)
         phones: dict[int, PhoneNumber] = {}
-        well_rows, digits = _well_formed(raw)
         fast_ok = np.zeros(n, dtype=bool)
-        if len(well_rows):
-            fb = normalize_keys(digits, self.region)
+        for at_rows, fb in _fast_reads(raw, self.region):
             use = fb.decided & fb.valid
-            rows = well_rows[use]
+            rows = at_rows[use]
             fast_ok[rows] = True
             state[rows] = _VALID
             key[rows] = fb.key[use]

@@ -373,9 +373,9 @@ def _nanp_states(region: str, e164: str) -> frozenset[str]:
 
 @once
 def _geo_arrays() -> tuple[list[frozenset[str]], dict[int, tuple[Any, Any, Any]]]:
-    """:func:`_geo_states` as sorted numpy arrays per prefix length (for batches): the
-    distinct readings, and per length the prefixes with the index of their US and CA
-    readings (kept in the table cache, :mod:`optout._tablecache`)."""
+    """The geocoder's ``+1`` readings (:func:`_geocoder_states`) as sorted numpy arrays per
+    prefix length: the distinct readings, and per length the prefixes with the index of
+    their US and CA readings (kept in the table cache, :mod:`optout._tablecache`)."""
     stored = cached_arrays("nanp-geo", _build_geo_arrays, _geo_ok)
     readings = [frozenset(r.split(",")) if r else _NO_STATE for r in stored["readings"].tolist()]
     arrays = {
