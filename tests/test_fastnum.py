@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from phonenumbers import timezone
 from phonenumbers.geodata import GEOCODE_DATA
 
-from optout._batch import _finish_reads, _parse, _read, _well_formed
+from optout._batch import _NOT_VALID, _fast_reads, _finish_reads, _parse, _read, _well_formed
 from optout._errors import InvalidNumberError
 from optout._fastnum import (
     LANE_FROM,
@@ -207,6 +208,8 @@ _NOISE = st.sampled_from(
         *["", " ", "tel: ", "Tel.", "(mobile)", " ext. 12", " x 7", "#", "+", "-", "/", "abc"],
         *["(0)", "Phone: ", "Mob. ", ".", " (", ";", "5 ", "No. 1: ", "\u0663", "\uff0b"],
         *[" /x 12", "_"],
+        *[" (mobile)", " EXT: 5", ", extension 0123", " ext", " Extn. 7", "xt9", " (m)", " ab"],
+        *[" ext. 123456789012345678901", " ext. 12 (desk)", "-HOME", " x", "(cell) 5"],
     ]
 )
 
@@ -220,7 +223,12 @@ def _messy_text(draw: st.DrawFn) -> tuple[str, str | None]:
     keep = draw(st.integers(max(0, len(nsn) - 4), len(nsn)))
     nsn = nsn[:keep] + draw(st.text("0123456789", max_size=len(nsn) - keep + 1))
     body = draw(
-        st.sampled_from([f"+{cc} {nsn}", nsn, f"00{cc}{nsn}", f"011 {cc} {nsn}", f"{cc}-{nsn}"])
+        st.sampled_from(
+            [
+                *[f"+{cc} {nsn}", nsn, f"00{cc}{nsn}", f"011 {cc} {nsn}", f"{cc}-{nsn}"],
+                *[f"+{cc} {nsn[:-4]}LOVE", f"{nsn[:-3]}-ABC", f"{nsn[:3]} FLOWERS"],
+            ]
+        )
     )
     text = draw(_NOISE) + body + draw(_NOISE)
     home = draw(st.sampled_from([None, "US", region]))
@@ -275,22 +283,99 @@ def test_nanp_lane_agrees_with_normalize(region: str | None) -> None:
     assert decided > 500
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _outcome(text: str, region: str | None) -> PhoneNumber | str:
+    try:
+        return normalize(text, region)
+    except InvalidNumberError as exc:
+        return str(exc)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_messy_text(), min_size=1, max_size=12))
 def test_well_formed_rows_read_as_libphonenumber_reads_them(
     items: list[tuple[str, str | None]],
 ) -> None:
     """A text the batch reduces to its digits (plain, well-formed, or a label around a
-    well-formed number) is the number libphonenumber reads, whenever that is valid."""
+    well-formed number, with letters or an extension) is read by libphonenumber exactly as
+    those digits are: the same number with that extension, or the same error."""
     texts = [t for t, _ in items]
-    rows, digits = _well_formed(pa.array(texts, pa.string()))
-    for row, key in zip(rows.tolist(), digits.to_pylist(), strict=True):
+    rows, digits, extensions = _well_formed(pa.array(texts, pa.string()))
+    exts = extensions.to_pylist() if extensions is not None else [None] * len(rows)
+    for row, key, extension in zip(rows.tolist(), digits.to_pylist(), exts, strict=True):
         text, region = items[row]
-        try:
-            got = normalize(key, region)
-        except InvalidNumberError:
-            continue  # the batch reads such a row again from its text
-        assert normalize(text, region) == got, (text, key, region)
+        want = _outcome(key, region)
+        if isinstance(want, PhoneNumber):
+            want = dataclasses.replace(want, extension=extension)
+        assert _outcome(text, region) == want, (text, key, region)
+
+
+_TYPED = st.tuples(
+    st.sampled_from(["", "+1 202 555 01", "202555", "+44 20 7946 ", "06 1234 ", "1-800-"]),
+    st.text("0123456789+ ().-xXeEtTnNsSiIoO,:#abmMlL\t", max_size=24),
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_TYPED, min_size=1, max_size=12), st.sampled_from([None, "US", "GB", "IT"]))
+def test_typed_texts_read_as_their_digits(texts: list[str], region: str | None) -> None:
+    """Arbitrary mixes of digits, formatting, letters and extension labels: every text the
+    batch reduces to digits is read by libphonenumber exactly as those digits."""
+    rows, digits, extensions = _well_formed(pa.array(texts, pa.string()))
+    exts = extensions.to_pylist() if extensions is not None else [None] * len(rows)
+    for row, key, extension in zip(rows.tolist(), digits.to_pylist(), exts, strict=True):
+        want = _outcome(key, region)
+        if isinstance(want, PhoneNumber):
+            want = dataclasses.replace(want, extension=extension)
+        assert _outcome(texts[row], region) == want, (texts[row], key, region)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_messy_text(), min_size=1, max_size=12))
+def test_fast_reads_decide_as_normalize(items: list[tuple[str, str | None]]) -> None:
+    """Every row the batch's vectorized reading decides is what normalize() gives for its
+    text: the number (with its extension) when valid, normalize's error when not."""
+    for home in {h for _, h in items}:
+        texts = [t for t, h in items if h == home]
+        for rows, batch, extensions in _fast_reads(pa.array(texts, pa.string()), home):
+            exts = extensions.to_pylist() if extensions is not None else [None] * len(rows)
+            for k, row in enumerate(rows.tolist()):
+                got = batch.phone(k)
+                if got is None:
+                    continue
+                want = _outcome(texts[row], home)
+                if batch.valid[k]:
+                    assert dataclasses.replace(got, extension=exts[k]) == want, texts[row]
+                else:
+                    assert want == _NOT_VALID, texts[row]
+
+
+def test_fast_reads_take_labels_letters_and_extensions() -> None:
+    """The usual lead-file forms are read without libphonenumber's parse."""
+    texts = [
+        "202-555-0123 (mobile)",
+        "(202) 555-0123 x",
+        "1-800-FLOWERS",
+        "+1 202 555 0123 ext. 12",
+        "tel: +44 20 7946 0123, Extension: 007",
+        "+1 202 555 0123 ext. 123456789012345678901",  # too long for an extension
+        "202 555 0123 x 7",  # an ambiguous label: parsed
+        "1 2",  # two digits with a space: not viable
+    ]
+    decided: dict[int, PhoneNumber | str] = {}
+    for rows, batch, extensions in _fast_reads(pa.array(texts, pa.string()), "US"):
+        exts = extensions.to_pylist() if extensions is not None else [None] * len(rows)
+        for k, row in enumerate(rows.tolist()):
+            got = batch.phone(k)
+            if got is not None:
+                valid = dataclasses.replace(got, extension=exts[k])
+                decided[row] = valid if batch.valid[k] else _NOT_VALID
+    assert sorted(decided) == [0, 1, 2, 3, 4]
+    assert decided == {i: _outcome(texts[i], "US") for i in range(5)}
+    assert decided[0] == _NOT_VALID  # "mobile" is six more keypad digits
+    assert isinstance(decided[2], PhoneNumber)
+    assert decided[2].e164 == "+18003569377"
+    assert isinstance(decided[4], PhoneNumber)
+    assert decided[4].extension == "007"
 
 
 @given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=300), st.integers(1, 40))

@@ -7,9 +7,10 @@ runs once per distinct *situation*, not per row:
 
 1. **Normalize.** Well-formed inputs (ASCII digits, one leading ``+``, spaces, dashes,
    dots, parentheses, at most :data:`~optout._numbers.MAX_INPUT_LENGTH` characters), and
-   labels around one (``tel: +1 ...``), are reduced to their digits and decided by the
-   vectorized normalizer (:mod:`optout._fastnum`: libphonenumber's own metadata, as exact
-   prefix tables and RE2 patterns). Everything else goes through libphonenumber's
+   labels around one (``tel: +1 ...``, ``... (mobile)``, ``... ext. 12``), are reduced to
+   the digits libphonenumber would read (and an extension) and decided by the vectorized
+   normalizer (:mod:`optout._fastnum`: libphonenumber's own metadata, as exact prefix
+   tables and RE2 patterns), valid or not. Everything else goes through libphonenumber's
    ``parse`` once per distinct text (in the run's process pool when a chunk has many and
    ``workers`` allows), and the E.164 forms it gives back through the vectorized path; a
    key the vectorized path defers goes through :func:`optout.normalize` itself. A valid
@@ -116,6 +117,39 @@ _log = logging.getLogger("optout")
 
 #: A raw string that is only formatting around digits; its digits parse the same.
 _WELL_FORMED = r"^[ \t\r\n]*\+?[0-9 ().\-]*[0-9][0-9 ().\-]*[ \t\r\n]*$"
+#: A well-formed number with three digits or more: libphonenumber finds it viable
+#: (``_is_viable_phone_number``), so it reads the text as it reads the digits alone.
+_NUMBER = r"\+?[ ().\-]*(?:[0-9][ ().\-]*){3,}"
+#: What libphonenumber keeps of a text (``_extract_possible_number``), when that is such a
+#: number followed by a label of letters, digits and the same formatting, ending in a
+#: letter (``202-555-0123 (mobile``): viable, and without an extension (every form of one
+#: ends in a digit or ``#``). Its letters count as keypad digits when there are three or
+#: more of them (``_normalize``), and are dropped otherwise.
+_LETTERED = rf"^{_NUMBER}[A-Za-z](?:[ ().\-0-9A-Za-z]*[A-Za-z])?$"
+#: Such a number followed by an extension written with an explicit label (``ext. 12``,
+#: ``, extension: 7``; the ASCII forms of libphonenumber's ``e?xt(?:ensio)?n?``, any case,
+#: and what it allows around them). Nothing before the label can start an extension, so
+#: libphonenumber cuts the text where this pattern does.
+_EXTENDED = (
+    rf"^(?P<number>{_NUMBER})[ \t,]*(?i:e?xt(?:ensio)?n?)[:.]?[ \t,\-]*"
+    r"(?P<extension>[0-9]{1,20})$"
+)
+#: Keypad letters by digit (E.161, as libphonenumber maps them), as regex classes.
+_KEYPAD: tuple[tuple[str, str], ...] = tuple(
+    (
+        "["
+        + "".join(
+            c + c.lower()
+            for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+            if phonenumbers.convert_alpha_characters_in_number(c) == digit
+        )
+        + "]",
+        digit,
+    )
+    for digit in "23456789"
+)
+#: ``normalize``'s message for a number that parses but is not valid.
+_NOT_VALID = "not a valid phone number in its numbering plan"
 #: Distinct texts a chunk must send to libphonenumber for the run's process pool to be used
 #: (when ``workers`` allows); fewer are parsed in the deciding thread.
 PARALLEL_MIN = 2_000
@@ -242,7 +276,7 @@ def _finish_reads(texts: list[str], reads: list[_Read], region: str | None) -> l
         if not fb.decided[k]:
             out[j] = _parse([texts[j]], region)[0]  # the reference path decides
         elif not fb.valid[k]:
-            out[j] = "not a valid phone number in its numbering plan"
+            out[j] = _NOT_VALID
         else:
             r = int(fb.region_id[k])
             out[j] = (
@@ -275,12 +309,22 @@ def _as_strings(numbers: Sequence[object] | pa.Array | pa.ChunkedArray) -> pa.Ar
         return pa.array(strs, type=pa.string())
 
 
-def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array]:
-    """The rows that are only formatting around digits, and their digits (with a leading
-    ``+``); libphonenumber strips exactly those characters itself, so they parse the same.
+def _digit_count(texts: pa.Array) -> pa.Array:
+    """How many ASCII digits each text of only digits and ``+`` has."""
+    return pc.subtract(
+        pc.utf8_length(texts), pc.cast(filled(pc.starts_with(texts, "+"), False), pa.int32())
+    )
 
-    Plain keys (digits, with or without one leading ``+``) need no clean-up; the rest is
-    checked against the well-formed pattern and stripped to its digits."""
+
+def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array, pa.Array | None]:
+    """The rows libphonenumber reads exactly as it reads their digits (with a leading ``+``)
+    alone: same number, same extension, same error. Their digits, and their extensions
+    (null for a row without one; ``None`` when no row has one).
+
+    Plain keys (digits, with or without one leading ``+``) are their own digits; other
+    texts that are only formatting around three digits or more are stripped to their digits
+    (libphonenumber strips exactly those characters); what is left, see :func:`_labelled`.
+    """
     short = pc.less_equal(pc.utf8_length(raw), MAX_INPUT_LENGTH)
     tail = pc.if_else(pc.starts_with(raw, "+"), pc.utf8_slice_codeunits(raw, 1), raw)
     plain = pc.and_(pc.and_(short, pc.ascii_is_decimal(tail)), pc.greater(pc.utf8_length(tail), 0))
@@ -301,63 +345,121 @@ def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array]:
     cleaned = pc.replace_substring_regex(
         others.filter(pa.array(well_other, type=pa.bool_())), r"[^0-9+]", ""
     )
-    labelled, label_digits = _labelled(others, ~well_other)
+    # Fewer than three digits with formatting around them may not be viable (``2 5``):
+    # libphonenumber reads those texts themselves.
+    enough = np.asarray(
+        filled(pc.greater_equal(_digit_count(cleaned), 3), False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    cleaned = cleaned.filter(pa.array(enough, type=pa.bool_()))
+    well_rows = other[well_other][enough]
+    labelled, label_digits, label_extensions = _labelled(others, ~well_other)
     digits = pa.concat_arrays(
         [raw.take(pa.array(plain_rows, type=pa.int64())), cleaned, label_digits]
     )
-    rows = np.concatenate([plain_rows, other[well_other], other[labelled]])
-    return rows.astype(np.int64), digits
+    rows = np.concatenate([plain_rows, well_rows, other[labelled]])
+    extensions = None
+    if label_extensions is not None:
+        extensions = pa.concat_arrays(
+            [pa.nulls(len(plain_rows) + len(well_rows), pa.string()), label_extensions]
+        )
+    return rows.astype(np.int64), digits, extensions
 
 
-def _fast_reads(raw: pa.Array, region: str | None) -> list[tuple[_IntArray, FastBatch]]:
+def _fast_reads(
+    raw: pa.Array, region: str | None
+) -> list[tuple[_IntArray, FastBatch, pa.Array | None]]:
     """What the vectorized normalizer decides of ``raw``: batches, each with the rows it is
-    aligned with. Plain ``+1`` numbers are read straight from the buffers
-    (:func:`optout._fastnum.plain_nanp`); the rest is cleaned up (:func:`_well_formed`) and
-    goes through :func:`optout._fastnum.normalize_keys`."""
-    batches: list[tuple[_IntArray, FastBatch]] = []
+    aligned with and their extensions (``None``: none). Plain ``+1`` numbers are read
+    straight from the buffers (:func:`optout._fastnum.plain_nanp`); the rest is cleaned up
+    (:func:`_well_formed`) and goes through :func:`optout._fastnum.normalize_keys`.
+
+    A decided row is what ``normalize(text, region)`` gives: the number, with the
+    extension, when the batch finds it valid; ``normalize``'s "not a valid phone number"
+    error when it does not (the texts are read exactly as their digits are)."""
+    batches: list[tuple[_IntArray, FastBatch, pa.Array | None]] = []
     lane = plain_nanp(raw)
     if lane is not None:
-        batches.append(lane)
+        batches.append((*lane, None))
         rest = np.ones(len(raw), dtype=bool)
         rest[lane[0]] = False
         rest_rows = np.flatnonzero(rest)
-        well_rows, digits = _well_formed(raw.take(pa.array(rest_rows)))
+        well_rows, digits, extensions = _well_formed(raw.take(pa.array(rest_rows)))
         well_rows = rest_rows[well_rows]
     else:
-        well_rows, digits = _well_formed(raw)
+        well_rows, digits, extensions = _well_formed(raw)
     if len(well_rows):
-        batches.append((well_rows, normalize_keys(digits, region)))
+        batches.append((well_rows, normalize_keys(digits, region), extensions))
     return batches
 
 
-def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array]:
-    """Rows like ``tel: +1 202 555 0123`` or ``Phone: (020) 7946 0123.``, and their digits.
+def _mask(values: pa.Array) -> _Bools:
+    return np.asarray(filled(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array, pa.Array | None]:
+    """Rows such as ``tel: +1 202 555 0123``, ``202-555-0123 (mobile)``, ``1-800-FLOWERS``
+    or ``+1 202 555 0123 ext. 12``, their digits as libphonenumber reads them, and their
+    extensions (null where there is none; ``None`` when no row has one).
 
     libphonenumber parses what ``_extract_possible_number`` keeps of a text: from its first
     ``+`` or digit to its last letter, digit or ``#`` (nothing is cut at ``;phone-context=``,
     ``;isub=`` or a second number after ``/`` or ``\\`` here: texts with ``;``, ``/`` or
-    ``\\`` are left out, as are non-ASCII ones, whose digit and plus signs are wider). When
-    that part is well-formed, its digits parse the same.
+    ``\\`` are left out, as are non-ASCII ones, whose digit and plus signs are wider). That
+    part is taken when it is a well-formed number with three digits or more, alone, with a
+    lettered label after it (:data:`_LETTERED`), or with an extension (:data:`_EXTENDED`).
     """
     idx = np.flatnonzero(candidates)
     if not len(idx):
-        return idx.astype(np.int64), pa.array([], pa.string())
+        return idx.astype(np.int64), pa.array([], pa.string()), None
     part = texts.take(pa.array(idx, type=pa.int64()))
-    usable = pc.and_(
-        pc.and_(pc.string_is_ascii(part), pc.less_equal(pc.utf8_length(part), MAX_INPUT_LENGTH)),
-        pc.invert(pc.match_substring_regex(part, r"[;/\\]")),
+    usable = _mask(
+        pc.and_(
+            pc.and_(
+                pc.string_is_ascii(part), pc.less_equal(pc.utf8_length(part), MAX_INPUT_LENGTH)
+            ),
+            pc.invert(pc.match_substring_regex(part, r"[;/\\]")),
+        )
     )
     kept = pc.replace_substring_regex(
-        pc.replace_substring_regex(part, r"^[^+0-9]+", ""), r"[^#0-9A-Za-z]+$", ""
+        pc.replace_substring_regex(part.filter(pa.array(usable)), r"^[^+0-9]+", ""),
+        r"[^#0-9A-Za-z]+$",
+        "",
     )
-    ok = np.asarray(
-        filled(pc.and_(usable, pc.match_substring_regex(kept, _WELL_FORMED)), False).to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=bool,
+    idx = idx[usable]
+    pieces: list[tuple[_IntArray, pa.Array, pa.Array | None]] = []
+    # Only formatting around the digits.
+    well = _mask(pc.match_substring_regex(kept, _WELL_FORMED))
+    digits = pc.replace_substring_regex(kept.filter(pa.array(well)), r"[^0-9+]", "")
+    enough = _mask(pc.greater_equal(_digit_count(digits), 3))
+    pieces.append((idx[well][enough], digits.filter(pa.array(enough)), None))
+    # A lettered label after the number: keypad digits from three letters on.
+    lettered = ~well & _mask(pc.match_substring_regex(kept, _LETTERED))
+    if lettered.any():
+        words = kept.filter(pa.array(lettered))
+        many = pc.greater_equal(pc.count_substring_regex(words, "[A-Za-z]"), 3)
+        keyed = words
+        for letters, digit in _KEYPAD:
+            keyed = pc.replace_substring_regex(keyed, letters, digit)
+        words = pc.if_else(many, keyed, words)
+        pieces.append((idx[lettered], pc.replace_substring_regex(words, r"[^0-9+]", ""), None))
+    # An extension after the number.
+    rest = ~well & ~lettered
+    if rest.any():
+        found = pc.extract_regex(kept.filter(pa.array(rest)), _EXTENDED)
+        hit = _mask(found.is_valid())
+        if hit.any():
+            found = found.filter(pa.array(hit))
+            number = pc.replace_substring_regex(found.field("number"), r"[^0-9+]", "")
+            pieces.append((idx[rest][hit], number, found.field("extension")))
+    rows = np.concatenate([p[0] for p in pieces]).astype(np.int64)
+    out = pa.concat_arrays([p[1] for p in pieces])
+    if all(p[2] is None for p in pieces):
+        return rows, out, None
+    extensions = pa.concat_arrays(
+        [p[2] if p[2] is not None else pa.nulls(len(p[0]), pa.string()) for p in pieces]
     )
-    digits = pc.replace_substring_regex(kept.filter(pa.array(ok)), r"[^0-9+]", "")
-    return idx[ok].astype(np.int64), digits
+    return rows, out, extensions
 
 
 @dataclasses.dataclass(slots=True)
@@ -727,10 +829,14 @@ class BatchRun:
         message = np.full(n, -1, dtype=np.int64)
         phones: dict[int, PhoneNumber] = {}
         fast_ok = np.zeros(n, dtype=bool)
-        for at_rows, fb in _fast_reads(raw, self.region):
+        for at_rows, fb, extensions in _fast_reads(raw, self.region):
+            fast_ok[at_rows[fb.decided]] = True
+            invalid = at_rows[fb.decided & ~fb.valid]
+            if len(invalid):
+                with self._lock:
+                    message[invalid] = self.messages.id(_NOT_VALID)
             use = fb.decided & fb.valid
             rows = at_rows[use]
-            fast_ok[rows] = True
             state[rows] = _VALID
             key[rows] = fb.key[use]
             cc[rows] = fb.country_code[use]
@@ -742,6 +848,18 @@ class BatchRun:
                 zone_map = np.array([self.zone_sets.id(z) for z in fb.zone_sets], dtype=np.int64)
             region[rows] = region_map[fb.region_id[use]]
             zones[rows] = zone_map[fb.zones[use]]
+            if extensions is not None:
+                # A number with an extension is decided with its group (the extension's
+                # reason first), as the numbers libphonenumber reads below.
+                at = np.flatnonzero(use & _mask(extensions.is_valid()))
+                for j, extension in zip(
+                    at.tolist(), extensions.take(pa.array(at)).to_pylist(), strict=True
+                ):
+                    phone = fb.phone(j)  # never None: a decided, valid row
+                    if phone is not None:
+                        phones[int(at_rows[j])] = dataclasses.replace(
+                            phone, extension=str(extension)
+                        )
         # Everything else that is a string: libphonenumber, once per distinct text.
         is_str = np.asarray(pc.is_valid(raw).to_numpy(zero_copy_only=False), dtype=bool)
         slow = np.flatnonzero(is_str & ~fast_ok)
