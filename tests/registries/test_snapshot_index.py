@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optout._errors import RegistryError
-from optout._registries._snapshot import SnapshotIndex, write_index
+from optout._registries._snapshot import _FENCE, SnapshotIndex, _fenced_search, write_index
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +65,19 @@ def test_a_damaged_file_is_refused(tmp_path: pathlib.Path) -> None:
     path.write_bytes(path.read_bytes()[:-3])
     with pytest.raises(RegistryError, match="wrong size"):
         SnapshotIndex(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 2**63), min_size=1, max_size=1_500, unique=True),
+    st.lists(st.integers(0, 2**64 - 1), max_size=400),
+    st.integers(0, 3),
+)
+def test_fenced_search_is_a_sorted_search(keys: list[int], extra: list[int], shift: int) -> None:
+    """The block search answers numpy's searchsorted for every sorted query: listed keys,
+    their neighbours, keys below and above all, in full and short last blocks."""
+    arr = np.array(sorted(keys), dtype=np.uint64)
+    near = [min(k + shift, 2**64 - 1) for k in keys] + [max(k - shift, 0) for k in keys]
+    queries = np.sort(np.array(keys + near + extra, dtype=np.uint64))
+    got = _fenced_search(arr, queries, np.ascontiguousarray(arr[::_FENCE]))
+    assert np.array_equal(got, np.searchsorted(arr, queries))

@@ -140,19 +140,27 @@ _FENCE_FROM = 50_000
 
 def _fenced_search(keys: Keys, queries: Keys, fence: Keys) -> npt.NDArray[np.intp]:
     """``np.searchsorted(keys, queries)`` for sorted ``queries`` through ``fence``
-    (``keys[::_FENCE]``, small enough to stay in cache): find each query's page in the
-    fence, then binary-search that block, vectorized (eight steps for 128 keys)."""
-    count = len(keys)
-    j = np.searchsorted(fence, queries)
-    lo = np.maximum(j - 1, 0) * _FENCE
-    hi = np.minimum(j * _FENCE, count)
-    # The first position in [lo, hi] whose key is >= the query (hi when there is none).
-    for _ in range(_FENCE.bit_length()):
-        mid = (lo + hi) >> 1
-        less = (keys[np.minimum(mid, count - 1)] < queries) & (mid < hi)
-        lo = np.where(less, mid + 1, lo)
-        hi = np.where(less, hi, mid)
-    return lo.astype(np.intp, copy=False)
+    (``keys[::_FENCE]``, small enough to stay in cache): find each query's block in the
+    fence, then search that block branch-free, vectorized: seven halving steps of one
+    gather and one comparison each (the block's first key is below the query, the next
+    block's first key is not, so the answer is in the block or just after it)."""
+    last = len(keys) - 1
+    pos = np.maximum(np.searchsorted(fence, queries) - 1, 0) * _FENCE
+    # Only a query in the last, possibly short, block can probe past the end; clamped
+    # probes read the last key, which is then not below the query (or every key is).
+    tail = bool(len(pos)) and int(pos[-1]) + _FENCE > last
+    step = _FENCE // 2
+    while step:
+        probe = pos + (step - 1)
+        if tail:
+            np.minimum(probe, last, out=probe)
+        below = keys[probe] < queries
+        pos += below * step if step > 1 else below
+        step //= 2
+    if tail:
+        np.minimum(pos, last, out=pos)
+    pos += keys[pos] < queries
+    return pos.astype(np.intp, copy=False)
 
 
 class SnapshotIndex:
