@@ -1,7 +1,5 @@
 """``python -m optout``: the command line."""
 
-import sys
+from optout._cli import command
 
-from optout._cli import main
-
-sys.exit(main())
+command()
