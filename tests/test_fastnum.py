@@ -15,7 +15,18 @@ from hypothesis import strategies as st
 from phonenumbers import timezone
 from phonenumbers.geodata import GEOCODE_DATA
 
-from optout._batch import _NOT_VALID, _fast_reads, _finish_reads, _parse, _read, _well_formed
+from optout._batch import (
+    _KEEP,
+    _KEEP_KEYPAD,
+    _NOT_VALID,
+    _digits,
+    _extended_phones,
+    _fast_reads,
+    _finish_reads,
+    _parse,
+    _read,
+    _well_formed,
+)
 from optout._errors import InvalidNumberError
 from optout._fastnum import (
     LANE_FROM,
@@ -309,6 +320,29 @@ def test_well_formed_rows_read_as_libphonenumber_reads_them(
         assert _outcome(text, region) == want, (text, key, region)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=20)), max_size=30),
+    st.integers(0, 5),
+    st.booleans(),
+)
+def test_digits_keeps_digits_and_plus(texts: list[str | None], start: int, keypad: bool) -> None:
+    """The byte-level clean-up keeps exactly the ASCII digits and ``+`` of any text (and
+    maps ASCII letters to their keypad digits when asked), on sliced arrays and nulls."""
+    arr = pa.array(["x"] * start + texts, pa.string()).slice(start)
+    got = _digits(arr, _KEEP_KEYPAD if keypad else _KEEP).to_pylist()
+
+    def expected(text: str) -> str:
+        if keypad:
+            text = "".join(
+                phonenumbers.convert_alpha_characters_in_number(c) if c.isascii() else c
+                for c in text
+            )
+        return re.sub(r"[^0-9+]", "", text)
+
+    assert got == [None if t is None else expected(t) for t in texts]
+
+
 _TYPED = st.tuples(
     st.sampled_from(["", "+1 202 555 01", "202555", "+44 20 7946 ", "06 1234 ", "1-800-"]),
     st.text("0123456789+ ().-xXeEtTnNsSiIoO,:#abmMlL\t", max_size=24),
@@ -347,6 +381,10 @@ def test_fast_reads_decide_as_normalize(items: list[tuple[str, str | None]]) -> 
                     assert dataclasses.replace(got, extension=exts[k]) == want, texts[row]
                 else:
                     assert want == _NOT_VALID, texts[row]
+            if extensions is not None:
+                use = batch.decided & batch.valid
+                for row, phone in _extended_phones(batch, rows, use, extensions).items():
+                    assert phone == _outcome(texts[row], home), texts[row]
 
 
 def test_fast_reads_take_labels_letters_and_extensions() -> None:

@@ -134,20 +134,14 @@ _EXTENDED = (
     rf"^(?P<number>{_NUMBER})[ \t,]*(?i:e?xt(?:ensio)?n?)[:.]?[ \t,\-]*"
     r"(?P<extension>[0-9]{1,20})$"
 )
-#: Keypad letters by digit (E.161, as libphonenumber maps them), as regex classes.
-_KEYPAD: tuple[tuple[str, str], ...] = tuple(
-    (
-        "["
-        + "".join(
-            c + c.lower()
-            for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-            if phonenumbers.convert_alpha_characters_in_number(c) == digit
-        )
-        + "]",
-        digit,
-    )
-    for digit in "23456789"
-)
+#: Bytes kept by :func:`_digits`: ASCII digits and ``+`` (as themselves).
+_KEEP = np.full(256, -1, dtype=np.int16)
+_KEEP[[ord(c) for c in "0123456789+"]] = [ord(c) for c in "0123456789+"]
+#: The same, with ASCII letters as their keypad digits (E.161, as libphonenumber maps them).
+_KEEP_KEYPAD = _KEEP.copy()
+for _letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+    _digit = ord(phonenumbers.convert_alpha_characters_in_number(_letter))
+    _KEEP_KEYPAD[[ord(_letter), ord(_letter.lower())]] = _digit
 #: ``normalize``'s message for a number that parses but is not valid.
 _NOT_VALID = "not a valid phone number in its numbering plan"
 #: Distinct texts a chunk must send to libphonenumber for the run's process pool to be used
@@ -316,6 +310,32 @@ def _digit_count(texts: pa.Array) -> pa.Array:
     )
 
 
+def _digits(texts: pa.Array, table: npt.NDArray[np.int16] = _KEEP) -> pa.Array:
+    """Each text with only its ASCII digits and ``+`` (and, with :data:`_KEEP_KEYPAD`, its
+    letters as keypad digits): one pass over the bytes. Those are single bytes that UTF-8
+    never uses inside another character, so the result is valid UTF-8 whatever the input.
+    Nulls stay null."""
+    n = len(texts)
+    data_buffer = texts.buffers()[2]
+    if n == 0 or data_buffer is None:
+        return texts
+    offsets = np.frombuffer(
+        texts.buffers()[1], dtype=np.int32, count=n + 1, offset=texts.offset * 4
+    )
+    first, end = int(offsets[0]), int(offsets[-1])
+    mapped = table[np.frombuffer(data_buffer, dtype=np.uint8, count=end - first, offset=first)]
+    keep = mapped >= 0
+    ends = np.zeros(len(keep) + 1, dtype=np.int32)
+    np.cumsum(keep, out=ends[1:])
+    return pa.StringArray.from_buffers(
+        n,
+        pa.py_buffer(ends[offsets - first]),
+        pa.py_buffer(mapped[keep].astype(np.uint8)),
+        pc.is_valid(texts).buffers()[1] if texts.null_count else None,
+        texts.null_count,
+    )
+
+
 def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array, pa.Array | None]:
     """The rows libphonenumber reads exactly as it reads their digits (with a leading ``+``)
     alone: same number, same extension, same error. Their digits, and their extensions
@@ -342,9 +362,7 @@ def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array, pa.Array | None]:
         ).to_numpy(zero_copy_only=False),
         dtype=bool,
     )
-    cleaned = pc.replace_substring_regex(
-        others.filter(pa.array(well_other, type=pa.bool_())), r"[^0-9+]", ""
-    )
+    cleaned = _digits(others.filter(pa.array(well_other, type=pa.bool_())))
     # Fewer than three digits with formatting around them may not be viable (``2 5``):
     # libphonenumber reads those texts themselves.
     enough = np.asarray(
@@ -430,19 +448,22 @@ def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array,
     pieces: list[tuple[_IntArray, pa.Array, pa.Array | None]] = []
     # Only formatting around the digits.
     well = _mask(pc.match_substring_regex(kept, _WELL_FORMED))
-    digits = pc.replace_substring_regex(kept.filter(pa.array(well)), r"[^0-9+]", "")
+    digits = _digits(kept.filter(pa.array(well)))
     enough = _mask(pc.greater_equal(_digit_count(digits), 3))
     pieces.append((idx[well][enough], digits.filter(pa.array(enough)), None))
     # A lettered label after the number: keypad digits from three letters on.
     lettered = ~well & _mask(pc.match_substring_regex(kept, _LETTERED))
     if lettered.any():
         words = kept.filter(pa.array(lettered))
-        many = pc.greater_equal(pc.count_substring_regex(words, "[A-Za-z]"), 3)
-        keyed = words
-        for letters, digit in _KEYPAD:
-            keyed = pc.replace_substring_regex(keyed, letters, digit)
-        words = pc.if_else(many, keyed, words)
-        pieces.append((idx[lettered], pc.replace_substring_regex(words, r"[^0-9+]", ""), None))
+        many = _mask(pc.greater_equal(pc.count_substring_regex(words, "[A-Za-z]"), 3))
+        keyed = pa.concat_arrays(
+            [
+                _digits(words.filter(pa.array(many)), _KEEP_KEYPAD),
+                _digits(words.filter(pa.array(~many))),
+            ]
+        )
+        at = np.concatenate([idx[lettered][many], idx[lettered][~many]])
+        pieces.append((at, keyed, None))
     # An extension after the number.
     rest = ~well & ~lettered
     if rest.any():
@@ -450,7 +471,7 @@ def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array,
         hit = _mask(found.is_valid())
         if hit.any():
             found = found.filter(pa.array(hit))
-            number = pc.replace_substring_regex(found.field("number"), r"[^0-9+]", "")
+            number = _digits(found.field("number"))
             pieces.append((idx[rest][hit], number, found.field("extension")))
     rows = np.concatenate([p[0] for p in pieces]).astype(np.int64)
     out = pa.concat_arrays([p[1] for p in pieces])
@@ -460,6 +481,37 @@ def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array,
         [p[2] if p[2] is not None else pa.nulls(len(p[0]), pa.string()) for p in pieces]
     )
     return rows, out, extensions
+
+
+def _extended_phones(
+    fb: FastBatch, at_rows: _IntArray, use: _Bools, extensions: pa.Array
+) -> dict[int, PhoneNumber]:
+    """The valid numbers of ``fb`` that have an extension, by row."""
+    at = np.flatnonzero(use & _mask(extensions.is_valid()))
+    zone_sets: dict[int, frozenset[str]] = {}
+    out: dict[int, PhoneNumber] = {}
+    for row, extension, key, code, r, type_code, zone in zip(
+        at_rows[at].tolist(),
+        extensions.take(pa.array(at)).to_pylist(),
+        fb.key[at].tolist(),
+        fb.country_code[at].tolist(),
+        fb.region_id[at].tolist(),
+        fb.number_type[at].tolist(),
+        fb.zones[at].tolist(),
+        strict=True,
+    ):
+        zones_of = zone_sets.get(zone)
+        if zones_of is None:
+            zones_of = zone_sets[zone] = frozenset(fb.zone_sets[zone])
+        out[row] = PhoneNumber(
+            f"+{key}",
+            code,
+            fb.region_names[r] if r >= 0 else None,
+            _TYPE_MAP.get(type_code, NumberType.UNKNOWN),
+            zones_of,
+            extension,
+        )
+    return out
 
 
 @dataclasses.dataclass(slots=True)
@@ -851,15 +903,7 @@ class BatchRun:
             if extensions is not None:
                 # A number with an extension is decided with its group (the extension's
                 # reason first), as the numbers libphonenumber reads below.
-                at = np.flatnonzero(use & _mask(extensions.is_valid()))
-                for j, extension in zip(
-                    at.tolist(), extensions.take(pa.array(at)).to_pylist(), strict=True
-                ):
-                    phone = fb.phone(j)  # never None: a decided, valid row
-                    if phone is not None:
-                        phones[int(at_rows[j])] = dataclasses.replace(
-                            phone, extension=str(extension)
-                        )
+                phones.update(_extended_phones(fb, at_rows, use, extensions))
         # Everything else that is a string: libphonenumber, once per distinct text.
         is_str = np.asarray(pc.is_valid(raw).to_numpy(zero_copy_only=False), dtype=bool)
         slow = np.flatnonzero(is_str & ~fast_ok)
