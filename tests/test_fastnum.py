@@ -428,11 +428,17 @@ def test_distinct_is_unique_with_first_positions(values: list[int], spread: int)
     assert first.tolist() == [keys.tolist().index(v) for v in uniq.tolist()]
 
 
-@given(st.lists(st.integers(min_value=1, max_value=10**19 - 1), max_size=200))
-def test_e164_strings_are_plus_and_digits(keys: list[int]) -> None:
-    """The number column built from keys is "+" and the key's decimal digits."""
-    got = e164_strings(np.array(keys, dtype=np.uint64)).to_pylist()
-    assert got == [f"+{k}" for k in keys]
+@given(
+    st.lists(st.tuples(st.integers(min_value=0, max_value=10**19 - 1), st.booleans()), max_size=200)
+)
+def test_e164_strings_are_plus_and_digits(items: list[tuple[int, bool]]) -> None:
+    """The number column built from keys is "+" and the key's decimal digits, null where
+    the key is marked missing."""
+    keys = np.array([k for k, _ in items], dtype=np.uint64)
+    missing = np.array([m for _, m in items], dtype=bool)
+    assert e164_strings(keys).to_pylist() == [f"+{k}" for k, _ in items]
+    got = e164_strings(keys, missing).to_pylist()
+    assert got == [None if m else f"+{k}" for k, m in items]
 
 
 def _plain_mix(rng: random.Random, count: int) -> list[str | None]:

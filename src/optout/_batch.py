@@ -1175,6 +1175,12 @@ class BatchRun:
         n = len(rows.state)
         valid = np.flatnonzero(rows.state != _INVALID)
         with_key = valid[rows.key[valid] != 0]
+        # Each distinct number once, in key order: the stored-fact and registry look-ups
+        # search these sorted keys (each binary search stays in cache) and their answers go
+        # back to the rows; everything those look-ups depend on is the same for every row
+        # with the number (its location and line type, so its profile).
+        uniq, first, inverse = distinct(rows.key[with_key])
+        lead = with_key[first]  # one row per distinct number
         loc_of = np.full(n, -1, dtype=np.int64)
         loc_of[valid] = self._locations(rows, valid)
         # Profiles (location x line type) of the valid rows.
@@ -1203,7 +1209,15 @@ class BatchRun:
                 self._abandonment_counts(conn, periods)
             special = rows.state == _SPECIAL
             hit, simple = self._has_stored(
-                conn, stored, rows, with_key, need_hist, need_cons, need_regs, persons
+                conn,
+                stored,
+                rows,
+                with_key,
+                (uniq, lead, inverse),
+                need_hist,
+                need_cons,
+                need_regs,
+                persons,
             )
             special[with_key] |= hit
             suppressed = np.zeros(n, dtype=np.int64)
@@ -1213,11 +1227,12 @@ class BatchRun:
             reg_codes: dict[str, npt.NDArray[np.int32]] = {}
             reg_facts: dict[str, list[RegistryFact]] = {}
             for name in registry_names:
-                wants = needing(lambda p, name=name: name in p.registries)
-                wanted = np.flatnonzero(wants & (rows.key != 0))
+                wants = needing(lambda p, name=name: name in p.registries)[lead]
+                got, facts = _registry_codes(self.client, name, uniq[wants], self.at)
+                per_number = np.full(len(uniq), -1, dtype=np.int32)
+                per_number[wants] = got
                 codes = np.full(n, -1, dtype=np.int32)
-                got, facts = _registry_codes(self.client, name, rows.key[wanted], self.at)
-                codes[wanted] = got
+                codes[with_key] = per_number[inverse]
                 reg_codes[name], reg_facts[name] = codes, facts
             units, unit_of = self._units(
                 conn, rows, np.flatnonzero(special), loc_of, persons, reg_codes, reg_facts
@@ -1238,6 +1253,7 @@ class BatchRun:
             unit_of,
             reg_codes,
             reg_facts,
+            (with_key, uniq, first, inverse),
         )
 
     def _has_stored(
@@ -1246,33 +1262,34 @@ class BatchRun:
         stored: _Stored,
         rows: _Rows,
         with_key: _IntArray,
+        numbers: tuple[_Keys, _IntArray, _IntArray],
         need_hist: _Bools,
         need_cons: _Bools,
         need_regs: _Bools,
         persons: list[str | None] | None,
     ) -> tuple[_Bools, _IntArray]:
         """For the rows in ``with_key``: whether stored facts make them a special case, and
-        how many global, lasting number entries suppress each of the others."""
+        how many global, lasting number entries suppress each of the others. ``numbers``:
+        their distinct keys (sorted), a row of each, and each row's index into them."""
         keys = rows.key[with_key]
         simple = np.zeros(len(keys), dtype=np.int64)
         if not stored.hashed:
             # Sorted queries keep each binary search in cache (several times faster).
-            order = np.argsort(keys)
-            ordered = keys[order]
+            ordered, lead, inverse = numbers
             found = _member(stored.suppressed, ordered)
             if len(stored.simple):
                 pos = np.minimum(np.searchsorted(stored.simple, ordered), len(stored.simple) - 1)
-                simple[order] = np.where(stored.simple[pos] == ordered, stored.simple_count[pos], 0)
+                counts = np.where(stored.simple[pos] == ordered, stored.simple_count[pos], 0)
+                simple = counts[inverse]
             if stored.prefixes:
                 digits = key_digits(ordered)
                 for length, values in stored.prefixes.items():
                     heads = key_prefix(ordered, digits, length).astype(np.uint64)
                     found |= (digits >= length) & _member(values.astype(np.uint64), heads)
-            found |= need_cons[with_key][order] & _member(stored.consents, ordered)
-            found |= need_regs[with_key][order] & _member(stored.registrations, ordered)
-            found |= need_hist[with_key][order] & _member(stored.attempts, ordered)
-            hit = np.empty(len(keys), dtype=bool)
-            hit[order] = found
+            found |= need_cons[lead] & _member(stored.consents, ordered)
+            found |= need_regs[lead] & _member(stored.registrations, ordered)
+            found |= need_hist[lead] & _member(stored.attempts, ordered)
+            hit = found[inverse]
         else:
             hit = np.zeros(len(keys), dtype=bool)
         hashes = (
@@ -1603,6 +1620,7 @@ class BatchRun:
         unit_of: dict[int, int],
         reg_codes: dict[str, npt.NDArray[np.int32]],
         reg_facts: dict[str, list[RegistryFact]],
+        numbers: tuple[_IntArray, _Keys, _IntArray, _IntArray],
     ) -> BatchDecisions:
         n = len(rows.state)
         answers: list[_Group | None] = [*groups, *(self._unit_answer(u) for u in units)]
@@ -1626,32 +1644,29 @@ class BatchRun:
             reason[j] = "number.invalid"
         nexts = [a.next_text if a is not None else None for a in answers]
         registry = [a.registry_text if a is not None else None for a in answers]
-        take = pa.array(slot, type=pa.int64())
-
-        def column(values: list[Any], kind: pa.DataType) -> pa.Array:
-            return pa.array(values, type=kind).take(take)
 
         # The E.164 column: built from the keys, the few numbers without one from text.
         has_key = (rows.state != _INVALID) & (rows.key != 0)
-        key_rows = np.flatnonzero(has_key)
         no_key = [i for i in unit_of if rows.key[i] == 0]
-        pieces = [e164_strings(rows.key[key_rows])]
-        number_index = np.full(n, -1, dtype=np.int64)
-        number_index[key_rows] = np.arange(len(key_rows))
         if no_key:
+            key_rows = np.flatnonzero(has_key)
+            pieces = [e164_strings(rows.key[key_rows])]
+            number_index = np.full(n, -1, dtype=np.int64)
+            number_index[key_rows] = np.arange(len(key_rows))
             pieces.append(pa.array([self.phone(rows, i).e164 for i in no_key], pa.string()))
             number_index[no_key] = len(key_rows) + np.arange(len(no_key))
-        number = pa.concat_arrays(pieces).take(
-            pa.array(number_index, mask=number_index < 0, type=pa.int64())
-        )
-        duplicate = _duplicates(rows, has_key, unit_of, self)
+            number = pa.concat_arrays(pieces).take(
+                pa.array(number_index, mask=number_index < 0, type=pa.int64())
+            )
+        else:
+            number = e164_strings(rows.key, ~has_key)
+        extended = [i for i, p in rows.phones.items() if p.extension is not None]
+        # Without extensions, the rows with a key are those with a plain number, whose
+        # distinct keys the look-ups already sorted.
+        keyed = None if extended else numbers[1:]
+        duplicate = _duplicates(rows, has_key, extended, unit_of, self, keyed)
         return BatchDecisions(
             number=number,
-            allowed=column(allowed, pa.bool_()),
-            reason=column(reason, pa.string()),
-            reasons=column(reasons, pa.string()),
-            next_allowed_at=column(nexts, pa.string()),
-            registry=column(registry, pa.string()),
             duplicate=pa.array(duplicate, type=pa.bool_()),
             checked_at=self.at,
             _run=self,
@@ -1665,6 +1680,7 @@ class BatchRun:
             _reg_facts=reg_facts,
             _slot=slot,
             _answers=(allowed, reason, reasons, nexts, registry),
+            _keyed=keyed,
         )
 
     def decision(self, result: BatchDecisions, i: int) -> Decision:
@@ -1708,16 +1724,23 @@ class BatchRun:
         )
 
 
-def _duplicates(rows: _Rows, has_key: _Bools, unit_of: dict[int, int], run: BatchRun) -> _Bools:
-    """True for the second and later rows with the same number and extension."""
+def _duplicates(
+    rows: _Rows,
+    has_key: _Bools,
+    extended: list[int],
+    unit_of: dict[int, int],
+    run: BatchRun,
+    keyed: tuple[_Keys, _IntArray, _IntArray] | None,
+) -> _Bools:
+    """True for the second and later rows with the same number and extension (``keyed``:
+    ``distinct`` of the keys of the rows with a plain number, when already known)."""
     n = len(rows.state)
     dup = np.zeros(n, dtype=bool)
     plain = has_key.copy()
-    extended = [i for i, p in rows.phones.items() if p.extension is not None]
     plain[extended] = False
     idx = np.flatnonzero(plain)
     if len(idx):
-        _, first, _ = distinct(rows.key[idx])
+        first = keyed[1] if keyed is not None else distinct(rows.key[idx])[1]
         dup[idx] = True
         dup[idx[first]] = False
     seen: set[tuple[str, str | None]] = set()
@@ -1757,11 +1780,6 @@ class BatchDecisions:
     """
 
     number: pa.Array
-    allowed: pa.Array
-    reason: pa.Array
-    reasons: pa.Array
-    next_allowed_at: pa.Array
-    registry: pa.Array
     duplicate: pa.Array
     checked_at: dt.datetime
     _run: BatchRun = dataclasses.field(repr=False)
@@ -1777,8 +1795,41 @@ class BatchDecisions:
     # and registry of each distinct answer), from which the columns were taken.
     _slot: _IntArray = dataclasses.field(repr=False)
     _answers: tuple[list[Any], ...] = dataclasses.field(repr=False)
+    # ``distinct(number_keys[number_keys != 0])`` when the batch computed it (no
+    # extensions), for follow-up work on the same keys (cross-chunk duplicates).
+    _keyed: tuple[_Keys, _IntArray, _IntArray] | None = dataclasses.field(default=None, repr=False)
 
     COLUMNS = ("number", "allowed", "reason", "reasons", "next_allowed_at", "registry", "duplicate")
+
+    # The answer columns are taken from the distinct answers when first read (a scrub
+    # builds its registry column itself).
+    def _column(self, field: int, kind: pa.DataType) -> pa.Array:
+        return pa.array(self._answers[field], type=kind).take(pa.array(self._slot))
+
+    @functools.cached_property
+    def allowed(self) -> pa.Array:
+        """Whether each call may be placed at ``checked_at`` (``pa.bool_()``)."""
+        return self._column(0, pa.bool_())
+
+    @functools.cached_property
+    def reason(self) -> pa.Array:
+        """The primary reason code, or null when allowed."""
+        return self._column(1, pa.string())
+
+    @functools.cached_property
+    def reasons(self) -> pa.Array:
+        """Every reason code, in order, joined with ``";"``."""
+        return self._column(2, pa.string())
+
+    @functools.cached_property
+    def next_allowed_at(self) -> pa.Array:
+        """``Decision.next_allowed_at.isoformat()``, or null."""
+        return self._column(3, pa.string())
+
+    @functools.cached_property
+    def registry(self) -> pa.Array:
+        """The registry answers consulted (see the class description)."""
+        return self._column(4, pa.string())
 
     def __len__(self) -> int:
         return len(self._rows.state)

@@ -538,11 +538,12 @@ def merge_sorted(a: npt.NDArray[_G], b: npt.NDArray[_G]) -> npt.NDArray[_G]:
     return both[keep]
 
 
-def e164_strings(keys: npt.NDArray[np.uint64]) -> pa.Array:
-    """``"+" + digits`` of each key, as a pyarrow string array (vectorized)."""
+def e164_strings(keys: npt.NDArray[np.uint64], missing: _BoolArray | None = None) -> pa.Array:
+    """``"+" + digits`` of each key, as a pyarrow string array (vectorized); null where
+    ``missing`` is true."""
     if len(keys) == 0:
         return pa.array([], pa.string())
-    digits = pc.cast(pa.array(np.asarray(keys, dtype=np.uint64)), pa.string())
+    digits = pc.cast(pa.array(np.asarray(keys, dtype=np.uint64), mask=missing), pa.string())
     return pc.binary_join_element_wise("+", digits, "")
 
 

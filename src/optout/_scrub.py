@@ -213,6 +213,8 @@ class _Decided:
     # next_allowed_at, registry lists), for counting once per answer.
     slot: np.ndarray[Any, np.dtype[np.int64]]
     answers: tuple[list[Any], ...]
+    # distinct(keys[keys != 0]) when the batch already computed it.
+    keyed: tuple[Any, Any, Any] | None = None
 
 
 def _new_run(client: Compliance, at: dt.datetime, context: Mapping[str, Any]) -> BatchRun:
@@ -239,6 +241,7 @@ def _decide(run: BatchRun, numbers: pa.Array) -> _Decided:
         keys=got.number_keys,
         slot=got._slot,
         answers=got._answers,
+        keyed=got._keyed,
     )
 
 
@@ -258,7 +261,7 @@ class _Seen:
             decided.duplicate = pa.array(np.zeros(n, dtype=bool))
             return
         keys = decided.keys[index]
-        unique, first, inverse = distinct(keys)
+        unique, first, inverse = decided.keyed if decided.keyed is not None else distinct(keys)
         # Searched in sorted order (the distinct keys): several times faster than random.
         before = np.zeros(unique.size, dtype=bool)
         for run in self._runs:
