@@ -27,6 +27,7 @@ import optout
 from optout._scrub import (
     DECISION_COLUMNS,
     _keep_freed_memory,
+    _start_writeback,
     add_scrub_arguments,
     decision_columns,
     run_scrub,
@@ -529,3 +530,18 @@ def test_the_command_keeps_freed_memory_on_glibc() -> None:
     instead of faulting fresh pages); elsewhere it does nothing and says so."""
     applied = _keep_freed_memory()
     assert applied is (platform.libc_ver()[0] == "glibc")
+
+
+def test_early_write_out_keeps_every_byte(tmp_path: pathlib.Path) -> None:
+    """Starting write-out chunk by chunk (and dropping pages already on disk) changes
+    nothing in the file; a sink without a file descriptor, or a closed one, is ignored."""
+    path = tmp_path / "out.bin"
+    sink = pa.OSFile(str(path), "w")
+    blocks = [bytes([k]) * 300_000 for k in range(5)]
+    for block in blocks:
+        sink.write(block)
+        _start_writeback(sink)
+    sink.close()
+    _start_writeback(sink)
+    _start_writeback(object())
+    assert path.read_bytes() == b"".join(blocks)
