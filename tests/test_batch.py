@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import optout
 from _fakes import StaticRegistry, all_clear
 from optout import Compliance
-from optout._batch import BatchDecisions, BatchRun, decide_many
+from optout._batch import BatchDecisions, BatchRun, _counted_keys, decide_many
 from optout._core import registry_token
 from optout._fastnum import LANE_FROM
 from optout._rules._engine import RegistryFact
@@ -343,3 +345,28 @@ def test_a_large_batch_of_plain_nanp_numbers_equals_can_call(client: Compliance)
         assert batch.reasons[i].as_py() == ";".join(expected.codes), numbers[i]
         assert batch.decision(i) == expected, numbers[i]
     assert batch.reason[100].as_py() == "suppression.number"
+
+
+@given(
+    st.dictionaries(
+        st.one_of(
+            st.integers(1, 10**19 - 1).map(lambda k: f"+{k}"),
+            st.text(max_size=6),
+            st.just("+0123"),
+            st.just("+\u0663\u0663"),
+        ),
+        st.integers(1, 5),
+        max_size=40,
+    )
+)
+def test_lasting_suppressions_are_counted_per_number(counts: dict[str, int]) -> None:
+    """The stored lasting number suppressions become sorted keys with their counts; values
+    that are not E.164 (ASCII digits, no leading zero) are left out."""
+    keys, totals = _counted_keys(counts)
+    want = {
+        int(v[1:]): c
+        for v, c in counts.items()
+        if v[:1] == "+" and v[1:].isascii() and v[1:].isdigit() and v[1:2] != "0" and len(v) <= 20
+    }
+    assert keys.tolist() == sorted(want)
+    assert totals.tolist() == [want[k] for k in sorted(want)]

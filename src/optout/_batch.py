@@ -544,6 +544,23 @@ def _keys_of(values: list[str]) -> _Keys:
     return distinct(keys)[0]
 
 
+def _counted_keys(counts: dict[str, int]) -> tuple[_Keys, _IntArray]:
+    """The keys of stored clear E.164 values (sorted, unique; anything else is skipped)
+    and the count of each: ``counts`` by value."""
+    arr = pa.array(list(counts), pa.string())
+    ok = _mask(pc.match_substring_regex(arr, r"^\+[1-9][0-9]{0,18}$"))
+    keys = np.asarray(
+        pc.cast(pc.utf8_slice_codeunits(arr.filter(pa.array(ok)), 1), pa.uint64()).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=np.uint64,
+    )
+    unique, _, inverse = distinct(keys)
+    total = np.zeros(len(unique), dtype=np.int64)
+    np.add.at(total, inverse, np.fromiter(counts.values(), dtype=np.int64, count=len(counts))[ok])
+    return unique, total
+
+
 def _member(sorted_keys: _Keys, keys: _Keys) -> _Bools:
     if len(sorted_keys) == 0 or len(keys) == 0:
         return np.zeros(len(keys), dtype=bool)
@@ -606,12 +623,7 @@ def _load_stored(
             continue
     complex_keys = _keys_of(numbers)
     # A number with any other entry is decided on its own, whatever its simple ones.
-    simple_keys = _keys_of(list(simple))
-    counts = np.zeros(len(simple_keys), dtype=np.int64)
-    for value, count in simple.items():
-        digits = value[1:]
-        if digits.isdigit() and 0 < len(digits) <= 19 and digits[0] != "0":
-            counts[np.searchsorted(simple_keys, np.uint64(int(digits)))] += count
+    simple_keys, counts = _counted_keys(simple)
 
     def numbers_in(table: sa.Table, *where: Any) -> list[str]:
         stmt = sa.select(table.c.number).where(*where).distinct()
