@@ -31,6 +31,7 @@ from optout._errors import InvalidNumberError
 from optout._fastnum import (
     LANE_FROM,
     _nanp_lane,
+    _plus_one_digits,
     distinct,
     e164_strings,
     fast_normalize,
@@ -439,6 +440,33 @@ def test_e164_strings_are_plus_and_digits(items: list[tuple[int, bool]]) -> None
     assert e164_strings(keys).to_pylist() == [f"+{k}" for k, _ in items]
     got = e164_strings(keys, missing).to_pylist()
     assert got == [None if m else f"+{k}" for k, m in items]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(min_size=12, max_size=12),
+            st.text("+1234567890/:0", min_size=12, max_size=12).map(str.encode),
+            st.tuples(
+                st.sampled_from(["+1", "+2", "1+", "+1"]),
+                st.text("0123456789", min_size=10, max_size=10),
+            ).map(lambda t: (t[0] + t[1]).encode()),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_plus_one_digits_reads_twelve_byte_texts(texts: list[bytes]) -> None:
+    """The word-at-a-time reader takes exactly the texts ``+1`` + ten ASCII digits with the
+    first 2-9, and reads their digits as the number they spell."""
+    matrix = np.frombuffer(b"".join(texts), dtype=np.uint8).reshape(-1, 12)
+    ok, nsn = _plus_one_digits(matrix)
+
+    def wanted(t: bytes) -> bool:
+        return t[:2] == b"+1" and all(48 <= b <= 57 for b in t[2:]) and t[2] >= ord("2")
+
+    assert ok.tolist() == [wanted(t) for t in texts]
+    assert nsn.tolist() == [int(t[2:]) for t in texts if wanted(t)]
 
 
 def _plain_mix(rng: random.Random, count: int) -> list[str | None]:

@@ -306,6 +306,43 @@ def _digit_matrix(values: pa.Array, width: int = _WIDTH) -> npt.NDArray[np.uint8
 
 #: 10**k as uint64, k = 0..19.
 POW10 = np.array([10**k for k in range(20)], dtype=np.uint64)
+_U32 = np.uint32
+
+
+def _all_digits(words: npt.NDArray[np.uint32]) -> _BoolArray:
+    """Whether each 32-bit word is four ASCII digits: every byte's high nibble is 3, and
+    adding 6 does not carry it past 9 (no byte can carry into the next once the first
+    test holds)."""
+    nibbles = _U32(0xF0F0F0F0)
+    digits = _U32(0x30303030)
+    return np.asarray(
+        ((words & nibbles) == digits) & (((words + _U32(0x06060606)) & nibbles) == digits)
+    )
+
+
+def _four_digits(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """The value of four ASCII digits held in each word, the first digit in the lowest
+    byte (little-endian text): pairs, then the two pairs."""
+    v = words - _U32(0x30303030)
+    pairs = (v & _U32(0x00FF00FF)) * _U32(10) + ((v >> _U32(8)) & _U32(0x00FF00FF))
+    return np.asarray((pairs & _U32(0xFFFF)) * _U32(100) + (pairs >> _U32(16)))
+
+
+def _plus_one_digits(text: npt.NDArray[np.uint8]) -> tuple[_BoolArray, npt.NDArray[np.uint64]]:
+    """For 12-byte texts (rows of ``text``): which are ``+1`` and ten ASCII digits, the
+    first 2-9, and those ten digits as a number, read as three little-endian words."""
+    words = np.ascontiguousarray(text).view("<u4")
+    w0, w1, w2 = words[:, 0], words[:, 1], words[:, 2]
+    third = (w0 >> _U32(16)) & _U32(0xFF)
+    ok = (w0 & _U32(0xFFFF)) == _U32(ord("+") | ord("1") << 8)
+    ok &= _all_digits((w0 & _U32(0xFFFF0000)) | _U32(0x3030)) & (third >= _U32(ord("2")))
+    ok &= _all_digits(w1) & _all_digits(w2)
+    w0, w1, w2, third = w0[ok], w1[ok], w2[ok], third[ok]
+    first_two = (third - _U32(48)) * _U32(10) + ((w0 >> _U32(24)) - _U32(48))
+    nsn = first_two.astype(np.uint64) * np.uint64(10**8)
+    nsn += _four_digits(w1).astype(np.uint64) * np.uint64(10**4)
+    nsn += _four_digits(w2)
+    return ok, nsn
 
 
 def key_digits(keys: npt.NDArray[np.uint64]) -> _IntArray:
@@ -611,38 +648,44 @@ def plain_nanp(arr: pa.Array) -> tuple[_IntArray, FastBatch] | None:
     if n < LANE_FROM or arr.type != pa.string():
         return None
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
-    data_buffer = arr.buffers()[2]
-    if data_buffer is None:
+    if arr.buffers()[2] is None:  # only empty strings and nulls
         return None
-    data = np.frombuffer(data_buffer, dtype=np.uint8)
     candidates = np.diff(offsets) == 12
     if arr.null_count:
         candidates &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     rows = np.flatnonzero(candidates)
     if not len(rows):
         return None
-    text = data[offsets[rows].astype(np.int64)[:, None] + np.arange(12)]
-    digits = text[:, 2:] - np.uint8(48)  # wraps below "0": not a digit either way
-    ok = (text[:, 0] == ord("+")) & (text[:, 1] == ord("1")) & (digits[:, 0] >= 2)
-    ok &= (digits <= 9).all(axis=1)
-    rows, digits = rows[ok], digits[ok]
-    nsn = digits.astype(np.uint64) @ POW10[9::-1]
-    decided = _nanp_lane().decided[(nsn // POW10[10 - _HEAD]).astype(np.int64)]
-    rows, nsn = rows[decided], nsn[decided]
+    # The 12-byte texts side by side: one row of a matrix each (pyarrow copies them).
+    fixed = arr.filter(pa.array(candidates)).cast(pa.binary(12))
+    text = np.frombuffer(
+        fixed.buffers()[1], dtype=np.uint8, count=len(rows) * 12, offset=fixed.offset * 12
+    ).reshape(-1, 12)
+    ok, nsn = _plus_one_digits(text)
+    rows = rows[ok]
+    heads = (nsn // POW10[10 - _HEAD]).astype(np.int64)
+    decided = _nanp_lane().decided[heads]
+    rows, nsn, heads = rows[decided], nsn[decided], heads[decided]
     if not len(rows):
         return None
     empty = _normalize_keys(pa.array([], pa.string()), None)
-    batch = _merge_lane(empty, np.zeros(0, dtype=np.int64), np.arange(len(rows)), nsn)
+    batch = _merge_lane(empty, np.zeros(0, dtype=np.int64), np.arange(len(rows)), nsn, heads)
     return rows.astype(np.int64), batch
 
 
 def _merge_lane(
-    general: FastBatch, rest: _IntArray, lane_rows: _IntArray, nsn: npt.NDArray[np.uint64]
+    general: FastBatch,
+    rest: _IntArray,
+    lane_rows: _IntArray,
+    nsn: npt.NDArray[np.uint64],
+    heads: _IntArray | None = None,
 ) -> FastBatch:
-    """``general`` (the keys at ``rest``) and the NANP lane's keys, as one batch."""
+    """``general`` (the keys at ``rest``) and the NANP lane's keys (``nsn``; ``heads``:
+    their first :data:`_HEAD` digits, when known), as one batch."""
     lane = _nanp_lane()
     n = len(rest) + len(lane_rows)
-    heads = (nsn // POW10[10 - _HEAD]).astype(np.int64)
+    if heads is None:
+        heads = (nsn // POW10[10 - _HEAD]).astype(np.int64)
     found, kind = lane.region[heads], lane.kind[heads]
     names = tuple(sorted(set(general.region_names) | {r for r in lane.regions if r.isalpha()}))
     to_new = np.array([names.index(r) for r in general.region_names] + [-1], dtype=np.int64)
@@ -681,10 +724,11 @@ def _merge_lane(
     region[lane_rows] = lane_map[found]
     valid[lane_rows] = (found >= 0) & (kind != _UNKNOWN)
     lane_zones = np.full(len(lane_rows), zone_id(()), dtype=np.int64)
-    for k in np.unique(kind).tolist():
-        sel = np.flatnonzero(kind == k)
+    present = np.flatnonzero(np.bincount(kind)) if len(kind) else np.zeros(0, dtype=np.int64)
+    for k in present.tolist():
         if k == _UNKNOWN:
             continue
+        sel = np.flatnonzero(kind == k)
         if _geographical(int(k), 1):
             dense = _nanp_zones()
             if dense is None:  # pragma: no cover - libphonenumber's +1 prefixes are short
