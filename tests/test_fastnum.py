@@ -24,6 +24,7 @@ from optout._batch import (
     _fast_reads,
     _finish_reads,
     _parse,
+    _plain,
     _read,
     _well_formed,
 )
@@ -517,3 +518,23 @@ def test_plain_nanp_leaves_small_and_other_batches_alone() -> None:
     assert plain_nanp(pa.array(["+442079460123"] * LANE_FROM, pa.string())) is None
     assert plain_nanp(pa.array([""] * LANE_FROM, pa.string())) is None
     assert plain_nanp(pa.array(["+12025550123"] * LANE_FROM, pa.large_string())) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text("0123456789+ -x\u0663", max_size=70)), max_size=40),
+    st.integers(0, 4),
+)
+def test_plain_texts_are_digits_with_one_leading_plus(texts: list[str | None], start: int) -> None:
+    """The byte-level test for plain keys agrees with its definition on any text (sliced
+    arrays, nulls, non-ASCII digits, the length limit)."""
+    arr = pa.array(["7"] * start + texts, pa.string()).slice(start)
+
+    def plain(t: str | None) -> bool:
+        if t is None or len(t) > 64:
+            return False
+        rest = t[1:] if t.startswith("+") else t
+        return bool(rest) and rest.isascii() and rest.isdigit()
+
+    want = [plain(t) for t in texts]
+    assert _plain(arr).tolist() == want

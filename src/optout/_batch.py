@@ -134,6 +134,9 @@ _EXTENDED = (
     rf"^(?P<number>{_NUMBER})[ \t,]*(?i:e?xt(?:ensio)?n?)[:.]?[ \t,\-]*"
     r"(?P<extension>[0-9]{1,20})$"
 )
+#: Whether a byte is an ASCII digit.
+_ASCII_DIGIT = np.zeros(256, dtype=bool)
+_ASCII_DIGIT[ord("0") : ord("9") + 1] = True
 #: Bytes kept by :func:`_digits`: ASCII digits and ``+`` (as themselves).
 _KEEP = np.full(256, -1, dtype=np.int16)
 _KEEP[[ord(c) for c in "0123456789+"]] = [ord(c) for c in "0123456789+"]
@@ -336,6 +339,34 @@ def _digits(texts: pa.Array, table: npt.NDArray[np.int16] = _KEEP) -> pa.Array:
     )
 
 
+def _plain(texts: pa.Array) -> _Bools:
+    """Which texts are plain keys: one or more ASCII digits, with or without one leading
+    ``+``, at most :data:`~optout._numbers.MAX_INPUT_LENGTH` long (from the bytes: each
+    row's count of non-digit bytes, by a cumulative sum)."""
+    n = len(texts)
+    data_buffer = texts.buffers()[2]
+    if n == 0 or data_buffer is None:
+        return np.zeros(n, dtype=bool)
+    offsets = np.frombuffer(
+        texts.buffers()[1], dtype=np.int32, count=n + 1, offset=texts.offset * 4
+    ).astype(np.int64)
+    start = int(offsets[0])
+    offsets -= start
+    data = np.frombuffer(data_buffer, dtype=np.uint8, count=int(offsets[-1]), offset=start)
+    other = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(~_ASCII_DIGIT[data], out=other[1:])
+    others = other[offsets[1:]] - other[offsets[:-1]]
+    lengths = np.diff(offsets)
+    has_text = lengths > 0
+    first = np.zeros(n, dtype=np.uint8)
+    first[has_text] = data[offsets[:-1][has_text]]
+    plain = has_text & (lengths <= MAX_INPUT_LENGTH)
+    plain &= (others == 0) | ((others == 1) & (first == ord("+")) & (lengths > 1))
+    if texts.null_count:
+        plain &= _mask(texts.is_valid())
+    return np.asarray(plain)
+
+
 def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array, pa.Array | None]:
     """The rows libphonenumber reads exactly as it reads their digits (with a leading ``+``)
     alone: same number, same extension, same error. Their digits, and their extensions
@@ -345,10 +376,7 @@ def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array, pa.Array | None]:
     texts that are only formatting around three digits or more are stripped to their digits
     (libphonenumber strips exactly those characters); what is left, see :func:`_labelled`.
     """
-    short = pc.less_equal(pc.utf8_length(raw), MAX_INPUT_LENGTH)
-    tail = pc.if_else(pc.starts_with(raw, "+"), pc.utf8_slice_codeunits(raw, 1), raw)
-    plain = pc.and_(pc.and_(short, pc.ascii_is_decimal(tail)), pc.greater(pc.utf8_length(tail), 0))
-    plain_mask = np.asarray(filled(plain, False).to_numpy(zero_copy_only=False), dtype=bool)
+    plain_mask = _plain(raw)
     plain_rows = np.flatnonzero(plain_mask)
     other = np.flatnonzero(~plain_mask)
     others = raw.take(pa.array(other, type=pa.int64()))
@@ -1675,8 +1703,9 @@ class BatchRun:
         extended = [i for i, p in rows.phones.items() if p.extension is not None]
         # Without extensions, the rows with a key are those with a plain number, whose
         # distinct keys the look-ups already sorted.
-        keyed = None if extended else numbers[1:]
-        duplicate = _duplicates(rows, has_key, extended, unit_of, self, keyed)
+        duplicate, keyed = _duplicates(
+            rows, has_key, extended, unit_of, self, None if extended else numbers[1:]
+        )
         return BatchDecisions(
             number=number,
             duplicate=pa.array(duplicate, type=pa.bool_()),
@@ -1743,25 +1772,29 @@ def _duplicates(
     unit_of: dict[int, int],
     run: BatchRun,
     keyed: tuple[_Keys, _IntArray, _IntArray] | None,
-) -> _Bools:
-    """True for the second and later rows with the same number and extension (``keyed``:
-    ``distinct`` of the keys of the rows with a plain number, when already known)."""
+) -> tuple[_Bools, tuple[_Keys, _IntArray, _IntArray] | None]:
+    """True for the second and later rows with the same number and extension; and
+    ``distinct`` of the keys of the rows with a plain number (``keyed``, when already
+    known, else computed here; ``None`` when there are none)."""
     n = len(rows.state)
     dup = np.zeros(n, dtype=bool)
     plain = has_key.copy()
     plain[extended] = False
     idx = np.flatnonzero(plain)
     if len(idx):
-        first = keyed[1] if keyed is not None else distinct(rows.key[idx])[1]
+        if keyed is None:
+            keyed = distinct(rows.key[idx])
         dup[idx] = True
-        dup[idx[first]] = False
+        dup[idx[keyed[1]]] = False
+    else:
+        keyed = None
     seen: set[tuple[str, str | None]] = set()
     for i in sorted(extended + [i for i in unit_of if rows.key[i] == 0 and i not in extended]):
         phone = run.phone(rows, i)
         ident = (phone.e164, phone.extension)
         dup[i] = ident in seen
         seen.add(ident)
-    return dup
+    return dup, keyed
 
 
 # -- the result -----------------------------------------------------------------------------
@@ -1807,8 +1840,8 @@ class BatchDecisions:
     # and registry of each distinct answer), from which the columns were taken.
     _slot: _IntArray = dataclasses.field(repr=False)
     _answers: tuple[list[Any], ...] = dataclasses.field(repr=False)
-    # ``distinct(number_keys[number_keys != 0])`` when the batch computed it (no
-    # extensions), for follow-up work on the same keys (cross-chunk duplicates).
+    # ``distinct(number_keys[number_keys != 0])`` (None when no row has such a key), for
+    # follow-up work on the same keys (cross-chunk duplicates).
     _keyed: tuple[_Keys, _IntArray, _IntArray] | None = dataclasses.field(default=None, repr=False)
 
     COLUMNS = ("number", "allowed", "reason", "reasons", "next_allowed_at", "registry", "duplicate")
