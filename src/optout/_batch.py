@@ -306,11 +306,14 @@ def _as_strings(numbers: Sequence[object] | pa.Array | pa.ChunkedArray) -> pa.Ar
         return pa.array(strs, type=pa.string())
 
 
-def _digit_count(texts: pa.Array) -> pa.Array:
-    """How many ASCII digits each text of only digits and ``+`` has."""
-    return pc.subtract(
-        pc.utf8_length(texts), pc.cast(filled(pc.starts_with(texts, "+"), False), pa.int32())
-    )
+def _viable_digits(texts: pa.Array) -> tuple[_Bools, pa.Array]:
+    """Well-formed ``texts`` stripped to their digits: which have three digits or more, and
+    the digits of those. Fewer digits with formatting around them may not be viable for
+    libphonenumber (``2 5``), which then reads those texts itself."""
+    digits = _digits(texts)
+    plus = pc.cast(filled(pc.starts_with(digits, "+"), False), pa.int32())
+    enough = _mask(pc.greater_equal(pc.subtract(pc.utf8_length(digits), plus), 3))
+    return enough, digits.filter(pa.array(enough))
 
 
 def _digits(texts: pa.Array, table: npt.NDArray[np.int16] = _KEEP) -> pa.Array:
@@ -390,14 +393,7 @@ def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array, pa.Array | None]:
         ).to_numpy(zero_copy_only=False),
         dtype=bool,
     )
-    cleaned = _digits(others.filter(pa.array(well_other, type=pa.bool_())))
-    # Fewer than three digits with formatting around them may not be viable (``2 5``):
-    # libphonenumber reads those texts themselves.
-    enough = np.asarray(
-        filled(pc.greater_equal(_digit_count(cleaned), 3), False).to_numpy(zero_copy_only=False),
-        dtype=bool,
-    )
-    cleaned = cleaned.filter(pa.array(enough, type=pa.bool_()))
+    enough, cleaned = _viable_digits(others.filter(pa.array(well_other, type=pa.bool_())))
     well_rows = other[well_other][enough]
     labelled, label_digits, label_extensions = _labelled(others, ~well_other)
     digits = pa.concat_arrays(
@@ -476,9 +472,8 @@ def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array,
     pieces: list[tuple[_IntArray, pa.Array, pa.Array | None]] = []
     # Only formatting around the digits.
     well = _mask(pc.match_substring_regex(kept, _WELL_FORMED))
-    digits = _digits(kept.filter(pa.array(well)))
-    enough = _mask(pc.greater_equal(_digit_count(digits), 3))
-    pieces.append((idx[well][enough], digits.filter(pa.array(enough)), None))
+    enough, digits = _viable_digits(kept.filter(pa.array(well)))
+    pieces.append((idx[well][enough], digits, None))
     # A lettered label after the number: keypad digits from three letters on.
     lettered = ~well & _mask(pc.match_substring_regex(kept, _LETTERED))
     if lettered.any():
@@ -559,23 +554,10 @@ class _Rows:
 # -- suppressions, consents, registrations, history: which numbers have any ---------------
 
 
-def _keys_of(values: list[str]) -> _Keys:
-    """Sorted unique keys of stored clear E.164 values (anything else is skipped)."""
-    if not values:
-        return np.zeros(0, dtype=np.uint64)
+def _clear_keys(values: list[str]) -> tuple[_Bools, _Keys]:
+    """Which stored values are clear E.164 numbers (ASCII digits, no leading zero), and
+    their keys."""
     arr = pa.array(values, pa.string())
-    arr = arr.filter(pc.match_substring_regex(arr, r"^\+[1-9][0-9]{0,18}$"))
-    keys = np.asarray(
-        pc.cast(pc.utf8_slice_codeunits(arr, 1), pa.uint64()).to_numpy(zero_copy_only=False),
-        dtype=np.uint64,
-    )
-    return distinct(keys)[0]
-
-
-def _counted_keys(counts: dict[str, int]) -> tuple[_Keys, _IntArray]:
-    """The keys of stored clear E.164 values (sorted, unique; anything else is skipped)
-    and the count of each: ``counts`` by value."""
-    arr = pa.array(list(counts), pa.string())
     ok = _mask(pc.match_substring_regex(arr, r"^\+[1-9][0-9]{0,18}$"))
     keys = np.asarray(
         pc.cast(pc.utf8_slice_codeunits(arr.filter(pa.array(ok)), 1), pa.uint64()).to_numpy(
@@ -583,6 +565,20 @@ def _counted_keys(counts: dict[str, int]) -> tuple[_Keys, _IntArray]:
         ),
         dtype=np.uint64,
     )
+    return ok, keys
+
+
+def _keys_of(values: list[str]) -> _Keys:
+    """Sorted unique keys of stored clear E.164 values (anything else is skipped)."""
+    if not values:
+        return np.zeros(0, dtype=np.uint64)
+    return distinct(_clear_keys(values)[1])[0]
+
+
+def _counted_keys(counts: dict[str, int]) -> tuple[_Keys, _IntArray]:
+    """The keys of stored clear E.164 values (sorted, unique; anything else is skipped)
+    and the count of each: ``counts`` by value."""
+    ok, keys = _clear_keys(list(counts))
     unique, _, inverse = distinct(keys)
     total = np.zeros(len(unique), dtype=np.int64)
     np.add.at(total, inverse, np.fromiter(counts.values(), dtype=np.int64, count=len(counts))[ok])
