@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import threading
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optout._errors import RegistryError
+from optout._registries import _snapshot
 from optout._registries._snapshot import _FENCE, SnapshotIndex, _fenced_search, write_index
 
 
@@ -45,6 +47,51 @@ def test_positions_match_a_sorted_search(index: SnapshotIndex, size: int, ordere
     assert np.array_equal(found, want_found)
     assert np.array_equal(pos[found], want_pos[found])
     assert index.count == len(np.unique(np.asarray(index.keys)))
+
+
+def test_the_fence_is_built_in_the_background_then_used(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first large batch is block-searched while a thread builds the fence; once it is
+    there, large batches go through it. Every answer is numpy's."""
+    keys = np.arange(10_000_000, 10_000_000 + 3 * 200_000, 3, dtype=np.uint64)
+    path = tmp_path / "fence.idx"
+    write_index(path, keys)
+    index = SnapshotIndex(path)
+    queries = np.arange(9_999_990, 10_000_000 + 3 * 200_000 + 10, 7, dtype=np.uint64)
+    fenced: list[int] = []
+
+    def spy(keys: np.ndarray, queries: np.ndarray, fence: np.ndarray) -> np.ndarray:
+        fenced.append(len(queries))
+        return _fenced_search(keys, queries, fence)
+
+    monkeypatch.setattr(_snapshot, "_fenced_search", spy)
+    started = threading.Event()
+    release = threading.Event()
+    build = SnapshotIndex._build_fence
+
+    def slow_build(self: SnapshotIndex) -> None:
+        started.set()
+        release.wait(10)
+        build(self)
+
+    monkeypatch.setattr(SnapshotIndex, "_build_fence", slow_build)
+    first = index.positions(queries)
+    assert started.wait(10)
+    assert fenced == []  # not waited for
+    release.set()
+    assert index._fencing is not None
+    index._fencing.join(10)
+    assert index._fence is not None
+    assert np.array_equal(index._fence, keys[::_FENCE])
+    second = index.positions(queries)
+    assert fenced == [len(queries)]
+    want_pos, want_found = _expected(index, queries)
+    for pos, found in (first, second):
+        assert np.array_equal(found, want_found)
+        assert np.array_equal(pos[found], want_pos[found])
+    assert index._fencing is not None
+    assert not index._fencing.is_alive()
 
 
 @settings(max_examples=30, deadline=None)

@@ -134,7 +134,10 @@ def _search_sorted(keys: Keys, queries: Keys) -> npt.NDArray[np.intp]:
 #: Keys per fence block (1 KiB of the index; the fence keeps every 128th key: 16 MB for
 #: 250 million numbers, shared by a process's threads).
 _FENCE = 128
-#: Batches from this size on use the fence (building it touches every page once).
+#: Batches from this size on use the fence. Building it touches every page of the index
+#: once (about 0.1 s for 250 million numbers): the first such batch starts that in a thread
+#: (numpy copies without the GIL) and is block-searched meanwhile, as are later batches
+#: until the fence is there.
 _FENCE_FROM = 50_000
 
 
@@ -167,6 +170,7 @@ class SnapshotIndex:
     """A read-only view of an index file (memory-mapped; cheap to open)."""
 
     _fence: Keys | None = None
+    _fencing: threading.Thread | None = None
 
     def __init__(self, path: pathlib.Path) -> None:
         self.path = path
@@ -206,10 +210,9 @@ class SnapshotIndex:
             return np.zeros(len(keys), dtype=np.intp), np.zeros(len(keys), dtype=bool)
         search: Callable[[Keys, Keys], npt.NDArray[np.intp]] = _search_sorted
         if len(keys) >= _FENCE_FROM and self.count > 64 * _FENCE:
-            with _OPENING:
-                if self._fence is None:
-                    self._fence = np.ascontiguousarray(self.keys[::_FENCE])
-            search = functools.partial(_fenced_search, fence=self._fence)
+            fence = self._fence_if_built()
+            if fence is not None:
+                search = functools.partial(_fenced_search, fence=fence)
         if len(keys) <= 64:
             pos = np.searchsorted(self.keys, keys)
         elif bool((keys[1:] >= keys[:-1]).all()):
@@ -220,6 +223,24 @@ class SnapshotIndex:
             pos[order] = search(self.keys, keys[order])
         np.minimum(pos, self.count - 1, out=pos)
         return pos, self.keys[pos] == keys
+
+    def _fence_if_built(self) -> Keys | None:
+        """The fence, or ``None`` while it is being built (the first call starts that)."""
+        fence = self._fence
+        if fence is None:
+            with _OPENING:
+                if self._fencing is None:
+                    self._fencing = threading.Thread(
+                        target=self._build_fence, name="optout-index-fence", daemon=True
+                    )
+                    self._fencing.start()
+        return fence
+
+    def _build_fence(self) -> None:
+        try:
+            self._fence = np.ascontiguousarray(self.keys[::_FENCE])
+        except (OSError, ValueError, MemoryError):  # pragma: no cover - searches go on without
+            return
 
     def contains(self, keys: Keys) -> npt.NDArray[np.bool_]:
         """Vectorized membership test."""
