@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 import optout
 from _fakes import StaticRegistry, all_clear
 from optout import Compliance
-from optout._batch import BatchDecisions, BatchRun, _counted_keys, decide_many
+from optout._batch import BatchDecisions, BatchRun, _counted_keys, _plain_keyed, decide_many
 from optout._core import registry_token
-from optout._fastnum import LANE_FROM
+from optout._fastnum import LANE_FROM, distinct
 from optout._rules._engine import RegistryFact
 from optout.registries import RegistryKind, RegistryOptions, file_registry
 
@@ -85,6 +85,9 @@ def test_duplicates_and_extensions(client: Compliance) -> None:
     batch = check_rows(client, numbers, country="IT")
     assert batch.duplicate.to_pylist() == [False, True, False, True, True, False]
     assert batch.reason[2].as_py() == "number.extension"
+    extensions = [d.phone.extension if d.phone is not None else None for d in batch]
+    assert extensions == [None, None, "9", None, "9", None]
+    assert batch.number_keys.tolist() == [390612345678] * 2 + [0, 390612345678, 0, 12025550123]
     table = batch.to_table()
     assert table.column_names == list(BatchDecisions.COLUMNS)
 
@@ -370,3 +373,20 @@ def test_lasting_suppressions_are_counted_per_number(counts: dict[str, int]) -> 
     }
     assert keys.tolist() == sorted(want)
     assert totals.tolist() == [want[k] for k in sorted(want)]
+
+
+@given(st.lists(st.tuples(st.integers(1, 6), st.booleans()), max_size=60))
+def test_plain_keys_are_a_subset_of_the_sorted_keys(items: list[tuple[int, bool]]) -> None:
+    """The distinct keys of the rows without an extension, derived from the distinct keys of
+    every row with a key, are what sorting those rows alone gives."""
+    keys = np.array([k for k, _ in items], dtype=np.uint64)
+    plain = np.array([p for _, p in items], dtype=bool)
+    rows = np.arange(len(keys), dtype=np.int64)
+    got = _plain_keyed((rows, *distinct(keys)), plain)
+    if not plain.any():
+        assert got is None
+        return
+    assert got is not None
+    want = distinct(keys[plain])
+    for a, b in zip(got, want, strict=True):
+        assert a.tolist() == b.tolist()

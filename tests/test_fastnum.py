@@ -20,9 +20,10 @@ from optout._batch import (
     _KEEP_KEYPAD,
     _NOT_VALID,
     _digits,
-    _extended_phones,
+    _extension_ids,
     _fast_reads,
     _finish_reads,
+    _Interner,
     _parse,
     _plain,
     _read,
@@ -385,8 +386,10 @@ def test_fast_reads_decide_as_normalize(items: list[tuple[str, str | None]]) -> 
                     assert want == _NOT_VALID, texts[row]
             if extensions is not None:
                 use = batch.decided & batch.valid
-                for row, phone in _extended_phones(batch, rows, use, extensions).items():
-                    assert phone == _outcome(texts[row], home), texts[row]
+                interner = _Interner[str]()
+                at, ids = _extension_ids(extensions, use, interner)
+                assert at.tolist() == [k for k in range(len(rows)) if use[k] and exts[k]]
+                assert [interner.values[i] for i in ids] == [exts[k] for k in at]
 
 
 def test_fast_reads_take_labels_letters_and_extensions() -> None:

@@ -506,35 +506,18 @@ def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array,
     return rows, out, extensions
 
 
-def _extended_phones(
-    fb: FastBatch, at_rows: _IntArray, use: _Bools, extensions: pa.Array
-) -> dict[int, PhoneNumber]:
-    """The valid numbers of ``fb`` that have an extension, by row."""
+def _extension_ids(
+    extensions: pa.Array, use: _Bools, interner: _Interner[str]
+) -> tuple[_IntArray, _IntArray]:
+    """The positions of ``extensions`` (aligned with a batch) that ``use`` keeps and that
+    hold one, and the run's id of each of those extensions."""
     at = np.flatnonzero(use & _mask(extensions.is_valid()))
-    zone_sets: dict[int, frozenset[str]] = {}
-    out: dict[int, PhoneNumber] = {}
-    for row, extension, key, code, r, type_code, zone in zip(
-        at_rows[at].tolist(),
-        extensions.take(pa.array(at)).to_pylist(),
-        fb.key[at].tolist(),
-        fb.country_code[at].tolist(),
-        fb.region_id[at].tolist(),
-        fb.number_type[at].tolist(),
-        fb.zones[at].tolist(),
-        strict=True,
-    ):
-        zones_of = zone_sets.get(zone)
-        if zones_of is None:
-            zones_of = zone_sets[zone] = frozenset(fb.zone_sets[zone])
-        out[row] = PhoneNumber(
-            f"+{key}",
-            code,
-            fb.region_names[r] if r >= 0 else None,
-            _TYPE_MAP.get(type_code, NumberType.UNKNOWN),
-            zones_of,
-            extension,
-        )
-    return out
+    if not len(at):
+        return at.astype(np.int64), np.zeros(0, dtype=np.int64)
+    encoded = pc.dictionary_encode(extensions.take(pa.array(at, type=pa.int64())))
+    ids = np.array([interner.id(x) for x in encoded.dictionary.to_pylist()], dtype=np.int64)
+    which = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return at.astype(np.int64), ids[which]
 
 
 @dataclasses.dataclass(slots=True)
@@ -548,7 +531,8 @@ class _Rows:
     kind: _IntArray  # index into _KINDS
     zones: _IntArray  # run zone-set id
     message: _IntArray  # run message id for invalid rows, else -1
-    phones: dict[int, PhoneNumber]  # rows decided on their own: their number
+    extension: _IntArray  # run extension id, -1: none
+    phones: dict[int, PhoneNumber]  # numbers too long for a key: the number
 
 
 # -- suppressions, consents, registrations, history: which numbers have any ---------------
@@ -883,9 +867,13 @@ class BatchRun:
         self.dialect = client.engine.dialect.name
         self.history, self.grace = _book_limits(self.book)
         self._lock = threading.RLock()
+        # Held while a group's answer is worked out (pure Python: two threads working out
+        # the same answers at once, as a scrub's first chunks would, only double the work).
+        self._answering = threading.Lock()
         self.regions: _Interner[str] = _Interner()
         self.zone_sets: _Interner[tuple[str, ...]] = _Interner()
         self.messages: _Interner[str] = _Interner()
+        self.extensions: _Interner[str] = _Interner()
         self.locations: _Interner[Location] = _Interner()
         self._place_loc: dict[int, int] = {}  # location key -> location id
         self._number_loc: dict[int, int] = {}  # key -> location id, for numbers located alone
@@ -915,6 +903,7 @@ class BatchRun:
         kind = np.zeros(n, dtype=np.int64)
         zones = np.zeros(n, dtype=np.int64)
         message = np.full(n, -1, dtype=np.int64)
+        extension = np.full(n, -1, dtype=np.int64)
         phones: dict[int, PhoneNumber] = {}
         fast_ok = np.zeros(n, dtype=bool)
         for at_rows, fb, extensions in _fast_reads(raw, self.region):
@@ -939,7 +928,9 @@ class BatchRun:
             if extensions is not None:
                 # A number with an extension is decided with its group (the extension's
                 # reason first), as the numbers libphonenumber reads below.
-                phones.update(_extended_phones(fb, at_rows, use, extensions))
+                with self._lock:
+                    at, ids = _extension_ids(extensions, use, self.extensions)
+                extension[at_rows[at]] = ids
         # Everything else that is a string: libphonenumber, once per distinct text.
         is_str = np.asarray(pc.is_valid(raw).to_numpy(zero_copy_only=False), dtype=bool)
         slow = np.flatnonzero(is_str & ~fast_ok)
@@ -950,7 +941,11 @@ class BatchRun:
             reads = _read_all(texts_slow, self.region, self._parsers(len(texts_slow)), self.workers)
             parsed = _finish_reads(texts_slow, reads, self.region)
             self._fill_parsed(
-                parsed, slow, which, state, key, cc, region, kind, zones, message, phones
+                parsed,
+                slow,
+                which,
+                (state, key, cc, region, kind, zones, message, extension),
+                phones,
             )
         # Inputs that are not (encodable) strings: a string UTF-8 cannot hold is parsed as
         # typed; anything else gets normalize's message, once per type.
@@ -964,19 +959,13 @@ class BatchRun:
                     _parse(odd_texts, self.region),
                     np.array(odd_rows, dtype=np.int64),
                     np.arange(len(odd_rows), dtype=np.int64),
-                    state,
-                    key,
-                    cc,
-                    region,
-                    kind,
-                    zones,
-                    message,
+                    (state, key, cc, region, kind, zones, message, extension),
                     phones,
                 )
             with self._lock:
                 for i in sorted(set(others.tolist()) - set(odd_rows)):
                     message[i] = self._type_message(numbers[i] if listed else None)
-        return _Rows(state, key, cc, region, kind, zones, message, phones)
+        return _Rows(state, key, cc, region, kind, zones, message, extension, phones)
 
     def _type_message(self, raw: object) -> int:
         kind = type(raw)
@@ -995,15 +984,11 @@ class BatchRun:
         parsed: list[_Parsed],
         slow: _IntArray,
         which: _IntArray,
-        state: npt.NDArray[np.int8],
-        key: _Keys,
-        cc: _IntArray,
-        region: _IntArray,
-        kind: _IntArray,
-        zones: _IntArray,
-        message: _IntArray,
+        columns: tuple[npt.NDArray[Any], ...],
         phones: dict[int, PhoneNumber],
     ) -> None:
+        """Store libphonenumber's reads ``parsed`` (one per distinct text) into the rows
+        ``slow`` (row ``slow[k]`` has text ``which[k]``) of the :class:`_Rows` columns."""
         d_state = np.full(len(parsed), _INVALID, dtype=np.int8)
         d_key = np.zeros(len(parsed), dtype=np.uint64)
         d_cc = np.zeros(len(parsed), dtype=np.int64)
@@ -1011,6 +996,7 @@ class BatchRun:
         d_kind = np.zeros(len(parsed), dtype=np.int64)
         d_zones = np.zeros(len(parsed), dtype=np.int64)
         d_message = np.full(len(parsed), -1, dtype=np.int64)
+        d_extension = np.full(len(parsed), -1, dtype=np.int64)
         d_phone: dict[int, PhoneNumber] = {}
         with self._lock:
             for j, p in enumerate(parsed):
@@ -1030,17 +1016,24 @@ class BatchRun:
                 # A number with an extension is decided with its group (the extension's
                 # reason first); one too long for a key is decided on its own.
                 d_state[j] = _VALID if fits else _SPECIAL
-                if extension is not None or not fits:
+                if extension is not None:
+                    d_extension[j] = self.extensions.id(extension)
+                if not fits:
                     d_phone[j] = PhoneNumber(
                         e164, code, reg, number_type, frozenset(zone_names), extension
                     )
-        state[slow] = d_state[which]
-        key[slow] = d_key[which]
-        cc[slow] = d_cc[which]
-        region[slow] = d_region[which]
-        kind[slow] = d_kind[which]
-        zones[slow] = d_zones[which]
-        message[slow] = d_message[which]
+        per_text: tuple[npt.NDArray[Any], ...] = (
+            d_state,
+            d_key,
+            d_cc,
+            d_region,
+            d_kind,
+            d_zones,
+            d_message,
+            d_extension,
+        )
+        for column, values in zip(columns, per_text, strict=True):
+            column[slow] = values[which]
         if d_phone:
             for row, j in zip(slow.tolist(), which.tolist(), strict=True):
                 found = d_phone.get(j)
@@ -1053,12 +1046,14 @@ class BatchRun:
         if found is not None:
             return found
         r = int(rows.region[i])
+        e = int(rows.extension[i])
         return PhoneNumber(
             e164=f"+{int(rows.key[i])}",
             country_code=int(rows.country_code[i]),
             region=self.regions.values[r] if r >= 0 else None,
             number_type=_KINDS[int(rows.kind[i])],
             time_zones=frozenset(self.zone_sets.values[int(rows.zones[i])]),
+            extension=self.extensions.values[e] if e >= 0 else None,
         )
 
     def _parsers(self, count: int) -> concurrent.futures.Executor | None:
@@ -1525,10 +1520,7 @@ class BatchRun:
         if not len(ordinary):
             return np.zeros(0, dtype=np.int64), []
         count = suppressed[ordinary]
-        extended = np.zeros(len(rows.state), dtype=bool)
-        with_extension = [i for i, p in rows.phones.items() if p.extension is not None]
-        extended[with_extension] = True
-        extension = extended[ordinary]
+        extension = rows.extension[ordinary] >= 0
         sig = (loc_of[ordinary] * len(_KINDS) + rows.kind[ordinary]) * (int(count.max()) + 1)
         sig = (sig + count) * 2 + extension
         canon_facts: dict[str, list[RegistryFact]] = {}
@@ -1581,6 +1573,22 @@ class BatchRun:
             group = self._groups.get(cache_key)
         if group is not None:
             return group
+        with self._answering:
+            return self._new_group_answer(cache_key, prof, rows, i, phone)
+
+    def _new_group_answer(
+        self,
+        cache_key: tuple[int, int, tuple[RegistryFact, ...]],
+        prof: _Profile,
+        rows: _Rows | None,
+        i: int,
+        phone: PhoneNumber | None,
+    ) -> _Group:
+        with self._lock:
+            group = self._groups.get(cache_key)
+        if group is not None:  # worked out by another thread meanwhile
+            return group
+        loc, _, facts = cache_key
         if phone is None:
             assert rows is not None
             phone = self.phone(rows, i)
@@ -1696,12 +1704,7 @@ class BatchRun:
             )
         else:
             number = e164_strings(rows.key, ~has_key)
-        extended = [i for i, p in rows.phones.items() if p.extension is not None]
-        # Without extensions, the rows with a key are those with a plain number, whose
-        # distinct keys the look-ups already sorted.
-        duplicate, keyed = _duplicates(
-            rows, has_key, extended, unit_of, self, None if extended else numbers[1:]
-        )
+        duplicate, keyed = _duplicates(rows, unit_of, self, numbers)
         return BatchDecisions(
             number=number,
             duplicate=pa.array(duplicate, type=pa.bool_()),
@@ -1763,34 +1766,54 @@ class BatchRun:
 
 def _duplicates(
     rows: _Rows,
-    has_key: _Bools,
-    extended: list[int],
     unit_of: dict[int, int],
     run: BatchRun,
-    keyed: tuple[_Keys, _IntArray, _IntArray] | None,
+    numbers: tuple[_IntArray, _Keys, _IntArray, _IntArray],
 ) -> tuple[_Bools, tuple[_Keys, _IntArray, _IntArray] | None]:
     """True for the second and later rows with the same number and extension; and
-    ``distinct`` of the keys of the rows with a plain number (``keyed``, when already
-    known, else computed here; ``None`` when there are none)."""
+    ``distinct`` of the keys of the rows with a plain number (no extension; ``None`` when
+    there are none), from ``numbers``: the rows with a key, and ``distinct`` of their keys.
+    """
     n = len(rows.state)
     dup = np.zeros(n, dtype=bool)
-    plain = has_key.copy()
-    plain[extended] = False
-    idx = np.flatnonzero(plain)
-    if len(idx):
-        if keyed is None:
-            keyed = distinct(rows.key[idx])
+    extended = rows.extension >= 0
+    plain = ~extended[numbers[0]]
+    keyed = _plain_keyed(numbers, plain)
+    if keyed is not None:
+        idx = numbers[0][plain]
         dup[idx] = True
         dup[idx[keyed[1]]] = False
-    else:
-        keyed = None
-    seen: set[tuple[str, str | None]] = set()
-    for i in sorted(extended + [i for i in unit_of if rows.key[i] == 0 and i not in extended]):
-        phone = run.phone(rows, i)
-        ident = (phone.e164, phone.extension)
+    # Numbers with an extension, and numbers too long for a key (decided on their own).
+    long_ones = {i for i in unit_of if rows.key[i] == 0}
+    others = sorted(long_ones.union(np.flatnonzero(extended).tolist()))
+    seen: set[tuple[int | str, int]] = set()
+    for i, k, e in zip(
+        others, rows.key[others].tolist(), rows.extension[others].tolist(), strict=True
+    ):
+        ident = (k if k else run.phone(rows, i).e164, e)
         dup[i] = ident in seen
         seen.add(ident)
     return dup, keyed
+
+
+def _plain_keyed(
+    numbers: tuple[_IntArray, _Keys, _IntArray, _IntArray], plain: _Bools
+) -> tuple[_Keys, _IntArray, _IntArray] | None:
+    """``distinct`` of the keys of the rows with a key that ``plain`` keeps, from
+    ``distinct`` of all of them (no second sort)."""
+    rows, uniq, first, inverse = numbers
+    if plain.all():
+        return (uniq, first, inverse) if len(rows) else None
+    inv = inverse[plain]
+    if not len(inv):
+        return None
+    present = np.zeros(len(uniq), dtype=bool)
+    present[inv] = True
+    renumber = np.cumsum(present) - 1
+    inv = renumber[inv]
+    firsts = np.full(int(present.sum()), len(inv), dtype=np.int64)
+    np.minimum.at(firsts, inv, np.arange(len(inv), dtype=np.int64))
+    return uniq[present], firsts, inv
 
 
 # -- the result -----------------------------------------------------------------------------
@@ -1880,11 +1903,7 @@ class BatchDecisions:
         """Each row's E.164 digits as an integer; 0 for an invalid number or one with an
         extension (numpy, for vectorized follow-up work such as cross-chunk duplicates)."""
         rows = self._rows
-        keys = np.where(rows.state == _INVALID, np.uint64(0), rows.key)
-        extended = [i for i, p in rows.phones.items() if p.extension is not None]
-        if extended:
-            keys[extended] = 0
-        return keys
+        return np.where((rows.state == _INVALID) | (rows.extension >= 0), np.uint64(0), rows.key)
 
     def to_table(self) -> pa.Table:
         """The columns as a ``pyarrow.Table``."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re._parser as sre_parse  # type: ignore[import-not-found]  # the stdlib's parser
+import threading
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from typing import Any
 
@@ -191,7 +192,6 @@ class _Analysis:
         return found
 
 
-@functools.lru_cache(maxsize=512)
 def prefix_table(
     pattern: str, length: int, prefix: int, prefix_match: bool = False
 ) -> npt.NDArray[np.int8] | None:
@@ -202,7 +202,21 @@ def prefix_table(
     libphonenumber's leading-digit patterns are used). Index ``i`` of the table is the
     prefix whose digits are ``i`` written with ``prefix`` digits (leading zeros kept).
     ``prefix`` must not exceed ``length``. ``None``: the pattern cannot be analysed.
+
+    Tables are kept (the 512 most recent); one is built at a time, so threads that need the
+    same table at once (a scrub's first chunks) build it once: the work is pure Python.
     """
+    with _BUILDING:
+        return _prefix_table(pattern, length, prefix, prefix_match)
+
+
+_BUILDING = threading.Lock()
+
+
+@functools.lru_cache(maxsize=512)
+def _prefix_table(
+    pattern: str, length: int, prefix: int, prefix_match: bool
+) -> npt.NDArray[np.int8] | None:
     if not 0 < prefix <= length:
         raise ValueError("the prefix must be 1 to length digits long")
     try:

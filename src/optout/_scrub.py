@@ -1440,6 +1440,9 @@ def _pump(
     This thread reads; chunks are decided by a small thread pool (numpy and pyarrow release
     the GIL) and settled and written in input order by a writer thread.
     """
+    # One-time work of the first chunks, started while the run opens and the first chunk
+    # is read (see _warm_up).
+    threading.Thread(target=_warm_up, name="optout-warm-up", daemon=True).start()
     seen = _Seen()
     run = _new_run(client, when, context)
     native_ok = reader.native_kind == out_fmt
@@ -1460,8 +1463,6 @@ def _pump(
         )
         bar.update(summary.rows, reader.position())
 
-    # The NANP tables (about half a second) are built while the first chunks are read.
-    threading.Thread(target=warm_up, name="optout-warm-up", daemon=True).start()
     pipeline = _Pipeline(_deciders(), write)
     done = False
     try:
@@ -1487,6 +1488,15 @@ def _pump(
     finally:
         pipeline.finish(ok=done)
         run.close()
+
+
+def _warm_up() -> None:
+    """What the first chunk would otherwise wait for: pyarrow imports pandas (when it is
+    installed) on its first conversion of a Python or numpy value, a quarter of a second of
+    imports, which the reading thread overlaps in part here; then the NANP tables
+    (:func:`optout._fastnum.warm_up`)."""
+    pa.array(np.zeros(0, dtype=np.int64))
+    warm_up()
 
 
 def _write_report(
