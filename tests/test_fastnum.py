@@ -10,7 +10,7 @@ import numpy as np
 import phonenumbers
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone
 from phonenumbers.geodata import GEOCODE_DATA
@@ -32,8 +32,12 @@ from optout._batch import (
 from optout._errors import InvalidNumberError
 from optout._fastnum import (
     LANE_FROM,
+    _key_parts,
     _nanp_lane,
+    _nanp_rows,
+    _plan,
     _plus_one_digits,
+    _strip_idd,
     distinct,
     e164_strings,
     fast_normalize,
@@ -541,3 +545,86 @@ def test_plain_texts_are_digits_with_one_leading_plus(texts: list[str | None], s
 
     want = [plain(t) for t in texts]
     assert _plain(arr).tolist() == want
+
+
+def _key_text() -> st.SearchStrategy[str | None]:
+    """Texts near the keys the normalizer reads: dialled with 00 or 011, +1 and national
+    NANP numbers, other lengths, non-ASCII digits and nulls."""
+    ten = st.text("0123456789", min_size=10, max_size=10)
+    return st.one_of(
+        st.none(),
+        st.text("0123456789+\u0663\u00e9", max_size=16),
+        st.tuples(st.sampled_from(["", "+1", "1", "0", "01", "011", "00", "0110"]), ten).map(
+            "".join
+        ),
+        st.tuples(st.sampled_from(["011", "00"]), st.text("0123456789\u0663", max_size=14)).map(
+            "".join
+        ),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_key_text(), max_size=40),
+    st.integers(0, 3),
+    st.one_of(st.sampled_from(["US", "CA", "JM", "GB", "IT"]), st.sampled_from(_REGIONS)),
+)
+@example(["2025550123", "+12025550124", "011442079460123", "0110442079460123"], 1, "US")
+def test_idd_and_nanp_rows_from_bytes(texts: list[str | None], start: int, region: str) -> None:
+    """Keys dialled with the region's international prefix are rewritten with "+", and the
+    NANP lane's rows picked, exactly as their definitions on the characters say (sliced
+    arrays, nulls, non-ASCII)."""
+    arr = pa.array(["0"] * start + texts, pa.string()).slice(start)
+    plan = _plan(region, 0)
+    idd = plan.idd_literal if plan is not None else None
+
+    def rewritten(t: str | None) -> str | None:
+        if t is None or not idd or not t.startswith(idd) or len(t) <= len(idd):
+            return t
+        rest = t[len(idd) :]
+        return t if rest.startswith("0") else "+" + rest
+
+    stripped = _strip_idd(arr, region)
+    assert stripped.to_pylist() == [rewritten(t) for t in texts]
+    stripped.validate(full=True)
+    national = plan is not None and plan.country_code == 1 and plan.npp_literals == ("1",)
+    lane = _nanp_lane()
+
+    def lane_digits(t: str | None) -> str | None:
+        if t is None:
+            return None
+        if len(t) == 12 and t.startswith("+1"):
+            digits = t[2:]
+        elif national and len(t) == 10:
+            digits = t
+        else:
+            return None
+        if not (digits.isascii() and digits.isdigit()) or digits[0] in "01":
+            return None
+        return digits if lane.decided[int(digits[:5])] else None
+
+    values = stripped.to_pylist()
+    rows, nsn = _nanp_rows(stripped, region)
+    want = [(i, lane_digits(t)) for i, t in enumerate(values) if lane_digits(t) is not None]
+    assert rows.tolist() == [i for i, _ in want]
+    assert nsn.tolist() == [int(d) for _, d in want if d is not None]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_key_text(), max_size=40), st.integers(0, 3))
+@example(["+", "", "++1", "1+", "+\u0663", "+12", None, "007"], 1)
+def test_key_parts_from_bytes(texts: list[str | None], start: int) -> None:
+    """The byte-level reading of keys agrees with the key pattern on any text: which are
+    keys, their lengths, signs and digits, and their first three digits."""
+    arr = pa.array(["+1"] * start + texts, pa.string()).slice(start)
+    ok, lens, plus, digits, head = _key_parts(arr)
+    want_ok = [t is not None and re.fullmatch(r"\+?[0-9]+", t, re.ASCII) is not None for t in texts]
+    assert ok.tolist() == want_ok
+    keys = [t if k else None for t, k in zip(texts, want_ok, strict=True)]
+    assert [n for n, k in zip(lens.tolist(), keys, strict=True) if k] == [len(k) for k in keys if k]
+    assert [p for p, k in zip(plus.tolist(), keys, strict=True) if k] == [
+        k.startswith("+") for k in keys if k
+    ]
+    want_digits = [k.lstrip("+") if k else "0" for k in keys]
+    assert digits.to_pylist() == want_digits
+    assert head.tolist() == [[int(c) for c in (d[:3] + "00")[:3]] for d in want_digits]

@@ -289,20 +289,8 @@ def _matches(values: pa.Array, pattern: str) -> _BoolArray:
     return np.asarray(_np(out), dtype=bool)
 
 
-def _digit_matrix(values: pa.Array, width: int = _WIDTH) -> npt.NDArray[np.uint8]:
-    """Digit strings (at most ``width`` long) as an ``(n, width)`` uint8 matrix of digit
-    values, zero-padded on the right."""
-    n = len(values)
-    if n == 0:
-        return np.zeros((0, width), dtype=np.uint8)
-    padded = pc.utf8_rpad(pc.utf8_slice_codeunits(values, 0, width), width, "0")
-    if isinstance(padded, pa.ChunkedArray):
-        padded = padded.combine_chunks()
-    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset :]
-    start = int(offsets[0])
-    raw = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[start : start + n * width]
-    return raw.reshape(n, width) - np.uint8(48)
-
+_DIGIT_BYTE = np.zeros(256, dtype=bool)
+_DIGIT_BYTE[ord("0") : ord("9") + 1] = True
 
 #: 10**k as uint64, k = 0..19.
 POW10 = np.array([10**k for k in range(20)], dtype=np.uint64)
@@ -614,26 +602,53 @@ def normalize_keys(keys: Sequence[str] | pa.Array, region: str | None) -> FastBa
     return _merge_lane(general, np.flatnonzero(rest), lane_rows, nsn)
 
 
+def text_bytes(arr: pa.Array) -> tuple[_IntArray, npt.NDArray[np.uint8], _BoolArray]:
+    """A string array's offsets (from 0; row ``i`` is ``data[offsets[i]:offsets[i + 1]]``),
+    its bytes and which rows are not null (a null row's bytes mean nothing)."""
+    n = len(arr)
+    if n == 0:
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=bool)
+    offsets = np.frombuffer(
+        arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4
+    ).astype(np.int64)
+    start = int(offsets[0])
+    offsets -= start
+    data_buffer = arr.buffers()[2]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8, count=int(offsets[-1]), offset=start)
+        if data_buffer is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    if arr.null_count:
+        valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        valid = np.ones(n, dtype=bool)
+    return offsets, data, valid
+
+
 def _nanp_rows(arr: pa.Array, region: str | None) -> tuple[_IntArray, npt.NDArray[np.uint64]]:
     """The keys that are 10-digit NANP national numbers whose first digits decide their
     region and type (``+1NXXNXXXXXX``; or ``NXXNXXXXXX`` read in a region whose national
-    prefix is a plain ``1``, which such a number does not start with), and those numbers."""
-    lengths = pc.utf8_length(arr)
-    international = pc.and_(pc.equal(lengths, 12), pc.starts_with(arr, "+1"))
-    digits = pc.if_else(international, pc.utf8_slice_codeunits(arr, 2), arr)
-    wanted = international
+    prefix is a plain ``1``, which such a number does not start with), and those numbers
+    (read from the bytes: a national one as if written with ``+1``)."""
+    offsets, data, valid = text_bytes(arr)
+    lengths = np.diff(offsets)
+    twelve = np.flatnonzero(valid & (lengths == 12))
     home = _plan(region, 0) if region is not None else None
     if home is not None and home.country_code == 1 and home.npp_literals == ("1",):
-        wanted = pc.or_(wanted, pc.equal(lengths, 10))
-    wanted = pc.and_(wanted, pc.ascii_is_decimal(digits))
-    wanted = pc.and_(wanted, pc.invert(pc.starts_with(digits, "0")))
-    wanted = pc.and_(wanted, pc.invert(pc.starts_with(digits, "1")))
-    rows = np.flatnonzero(_np(filled(wanted, False)))
-    if not len(rows):
-        return rows.astype(np.int64), np.zeros(0, dtype=np.uint64)
-    nsn = np.asarray(
-        _np(pc.cast(digits.take(pa.array(rows, type=pa.int64())), pa.uint64())), dtype=np.uint64
-    )
+        ten = np.flatnonzero(valid & (lengths == 10))
+    else:
+        ten = np.zeros(0, dtype=np.int64)
+    text = np.empty((len(twelve) + len(ten), 12), dtype=np.uint8)
+    text[: len(twelve)] = data[offsets[twelve][:, None] + np.arange(12)]
+    text[len(twelve) :, 0] = ord("+")
+    text[len(twelve) :, 1] = ord("1")
+    text[len(twelve) :, 2:] = data[offsets[ten][:, None] + np.arange(10)]
+    ok, nsn = _plus_one_digits(text)
+    rows = np.concatenate([twelve, ten])[ok]
+    if len(ten) and len(twelve):
+        order = np.argsort(rows)
+        rows, nsn = rows[order], nsn[order]
     decided = _nanp_lane().decided[(nsn // POW10[10 - _HEAD]).astype(np.int64)]
     return rows[decided].astype(np.int64), nsn[decided]
 
@@ -741,18 +756,46 @@ def _merge_lane(
     return FastBatch(decided, keys, country, region, names, kinds, zones, zone_sets, valid)
 
 
+def _key_parts(
+    arr: pa.Array,
+) -> tuple[_BoolArray, _IntArray, _BoolArray, pa.Array, npt.NDArray[np.uint8]]:
+    """From the bytes of ``arr``: which texts are keys (:data:`_KEY`: ASCII digits after
+    an optional ``+``), their lengths and ``+`` signs, their digits (``"0"`` for a text
+    that is not a key) and the first three digits of each (zero-padded), as numbers."""
+    n = len(arr)
+    offsets, data, valid = text_bytes(arr)
+    lens = np.diff(offsets)
+    is_digit = _DIGIT_BYTE[data]
+    ends = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(is_digit, out=ends[1:])
+    counts = ends[offsets[1:]] - ends[offsets[:-1]]
+    present = valid & (lens > 0)
+    first = np.zeros(n, dtype=np.uint8)
+    first[present] = data[offsets[:-1][present]]
+    plus = present & (first == ord("+"))
+    ok = present & (counts > 0) & (counts == lens - plus)
+    kept = data[is_digit]
+    digits = pa.StringArray.from_buffers(
+        n, pa.py_buffer(ends[offsets].astype(np.int32)), pa.py_buffer(kept), None, 0
+    )
+    starts = ends[offsets[:-1]]
+    if not ok.all():
+        digits = pc.if_else(pa.array(ok), digits, pa.scalar("0", pa.string()))
+        offsets, kept, _ = text_bytes(digits)
+        starts = offsets[:-1]
+        counts = np.diff(offsets)
+    head = np.zeros((n, 3), dtype=np.uint8)
+    for k in range(3):
+        has = counts > k
+        head[has, k] = kept[starts[has] + k] - np.uint8(48)
+    return ok, lens, plus, digits, head
+
+
 def _normalize_keys(arr: pa.Array, region: str | None) -> FastBatch:
     n = len(arr)
-    ok = _matches(arr, _KEY) if n else np.zeros(0, dtype=bool)
-    lens = np.asarray(_np(filled(pc.utf8_length(arr), 0)), dtype=np.int64)
-    plus = np.asarray(_np(filled(pc.starts_with(arr, "+"), False)), dtype=bool)
+    ok, lens, plus, digits, mat = _key_parts(arr)
     ndig = lens - plus
     ok &= (ndig >= _MIN_NSN) & (ndig <= _WIDTH)
-    digits = pc.if_else(pa.array(plus, type=pa.bool_()), pc.utf8_slice_codeunits(arr, 1), arr)
-    if isinstance(digits, pa.ChunkedArray):
-        digits = digits.combine_chunks()
-    digits = pc.if_else(pa.array(ok), digits, pa.scalar("0", pa.string()))
-    mat = _digit_matrix(digits, 3)
 
     country = np.zeros(n, dtype=np.int64)
     start = np.zeros(n, dtype=np.int64)  # where the national number starts in the digits
@@ -814,18 +857,32 @@ def _strip_idd(arr: pa.Array, region: str) -> pa.Array:
     idd = home.idd_literal if home is not None else None
     if not idd:
         return arr
-    dialled = filled(
-        pc.and_(
-            pc.starts_with(arr, idd),
-            pc.greater(pc.utf8_length(arr), len(idd)),
-        ),
-        False,
-    )
-    if not pc.any(dialled).as_py():
+    # From the bytes: the prefix is ASCII, so its characters are its bytes.
+    m = len(idd)
+    offsets, data, valid = text_bytes(arr)
+    longer = np.flatnonzero(valid & (np.diff(offsets) > m))
+    head = data[offsets[longer][:, None] + np.arange(m + 1)]
+    dialled = longer[
+        (head[:, :m] == np.frombuffer(idd.encode("ascii"), dtype=np.uint8)).all(axis=1)
+        & (head[:, m] != ord("0"))
+    ]
+    if not len(dialled):
         return arr
-    rest = pc.utf8_slice_codeunits(arr, len(idd))
-    dialled = pc.and_(dialled, pc.invert(pc.starts_with(rest, "0")))
-    return pc.if_else(dialled, pc.binary_join_element_wise("+", rest, ""), arr)
+    # Each such key: its prefix's last byte becomes "+", the bytes before it go.
+    data = data.copy()
+    data[offsets[dialled] + (m - 1)] = ord("+")
+    keep = np.ones(len(data), dtype=bool)
+    for k in range(m - 1):
+        keep[offsets[dialled] + k] = False
+    ends = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum(keep, out=ends[1:])
+    return pa.StringArray.from_buffers(
+        len(arr),
+        pa.py_buffer(ends[offsets]),
+        pa.py_buffer(data[keep]),
+        pc.is_valid(arr).buffers()[1] if arr.null_count else None,
+        arr.null_count,
+    )
 
 
 def _national(
