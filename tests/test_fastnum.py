@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+from typing import Any
 
 import numpy as np
 import phonenumbers
@@ -432,6 +433,26 @@ def test_distinct_is_unique_with_first_positions(values: list[int], spread: int)
     keys = np.array([v % (spread * 1_000_003) for v in values], dtype=np.uint64)
     uniq, first, inverse = distinct(keys)
     expected, expected_inverse = np.unique(keys, return_inverse=True)
+    assert uniq.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.reshape(-1).tolist()
+    assert first.tolist() == [keys.tolist().index(v) for v in uniq.tolist()]
+
+
+@given(
+    st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=200),
+    st.integers(1, 5_000),
+    st.sampled_from([np.int64, np.uint64, np.int32]),
+)
+def test_distinct_of_nearby_integers(values: list[int], spread: int, kind: type) -> None:
+    """Integers within a small span (group signatures, location keys) are marked in a table
+    instead of sorted: the same three answers as np.unique and first positions."""
+    base = values[0] if kind is not np.uint64 else abs(values[0])
+    if kind is np.int32:
+        base = base % 2**20
+    keys: np.ndarray[Any, Any] = np.array([base + v % spread for v in values], dtype=kind)
+    uniq, first, inverse = distinct(keys)
+    expected, expected_inverse = np.unique(keys, return_inverse=True)
+    assert uniq.dtype == keys.dtype
     assert uniq.tolist() == expected.tolist()
     assert inverse.tolist() == expected_inverse.reshape(-1).tolist()
     assert first.tolist() == [keys.tolist().index(v) for v in uniq.tolist()]

@@ -1216,7 +1216,7 @@ class BatchRun:
         loc_of[valid] = self._locations(rows, valid)
         # Profiles (location x line type) of the valid rows.
         prof_key = loc_of[valid] * len(_KINDS) + rows.kind[valid]
-        prof_uniq, prof_inv = np.unique(prof_key, return_inverse=True)
+        prof_uniq, _, prof_inv = distinct(prof_key)
         with self._lock:
             profiles = [
                 self.profile(int(pk) // len(_KINDS), int(pk) % len(_KINDS))

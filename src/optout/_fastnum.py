@@ -536,6 +536,10 @@ def distinct(values: npt.NDArray[_G]) -> tuple[npt.NDArray[_G], _IntArray, _IntA
     n = len(values)
     if n == 0:
         return values[:0].copy(), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if values.dtype.kind in "iu":
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 8 * n + 4096:
+            return _distinct_in_range(values, low, high - low + 1)
     # numpy's default argsort (vectorized) is several times faster than the stable sort
     # np.unique uses for return_inverse; ties are settled below, not by the sort.
     order = np.argsort(values)
@@ -548,6 +552,21 @@ def distinct(values: npt.NDArray[_G]) -> tuple[npt.NDArray[_G], _IntArray, _IntA
     inverse[order] = np.cumsum(starts) - 1
     # Each value's first position: the smallest index among its equal run.
     first = np.minimum.reduceat(order, np.flatnonzero(starts)).astype(np.int64, copy=False)
+    return uniq, first, inverse
+
+
+def _distinct_in_range(
+    values: npt.NDArray[_G], low: int, span: int
+) -> tuple[npt.NDArray[_G], _IntArray, _IntArray]:
+    """:func:`distinct` of integers within ``span`` of ``low`` (a few per value): marked in
+    a table of the span instead of sorted."""
+    at = np.subtract(values, np.asarray(low, dtype=values.dtype)).astype(np.intp)
+    present = np.zeros(span, dtype=bool)
+    present[at] = True
+    inverse = (np.cumsum(present) - 1)[at].astype(np.int64, copy=False)
+    uniq = (np.flatnonzero(present) + low).astype(values.dtype)
+    first = np.full(len(uniq), len(values), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(values), dtype=np.int64))
     return uniq, first, inverse
 
 
