@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 import optout
 from optout import _db
@@ -152,3 +155,23 @@ def test_upgrade_is_idempotent_and_concurrent_safe(tmp_path: pathlib.Path) -> No
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_head_revision_is_the_newest_migration_script() -> None:
+    """The constant a database's revision is compared with, at every open, is the head of
+    the migration scripts."""
+    script = ScriptDirectory.from_config(_db._alembic_config())
+    assert script.get_current_head() == _db.HEAD_REVISION == _db.head_revision()
+
+
+def test_opening_a_current_database_imports_no_alembic(tmp_path: pathlib.Path) -> None:
+    """A database at the head revision is checked from its version row alone."""
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    optout.Compliance(url).close()
+    code = (
+        "import sys, optout\n"
+        f"optout.Compliance({url!r}).close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

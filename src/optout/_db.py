@@ -7,19 +7,22 @@ import os
 import pathlib
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 
 from optout._errors import ConfigurationError, DatabaseError, SchemaError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+#: The newest migration of this version (a test checks it against the migration scripts).
+#: Opening a database at this revision reads its version row and imports no Alembic.
+HEAD_REVISION = "0006"
 
 __all__ = [
     "ENV_DATABASE_URL",
@@ -174,22 +177,37 @@ def translate_errors(engine: Engine) -> Iterator[None]:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config  # noqa: PLC0415 - only migrations need Alembic
+
     config = Config()
     config.set_main_option("script_location", "optout:_migrations")
     return config
 
 
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    return {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
 def head_revision() -> str:
     """The newest migration this version of optout knows."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return HEAD_REVISION
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The migration the database is at, or ``None`` for an empty database."""
+    """The migration the database is at, or ``None`` for an empty database (Alembic's
+    version table, read as Alembic reads it)."""
     with translate_errors(engine), engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(found) > 1:
+        raise SchemaError(
+            f"{redact_url(engine.url)} has several schema revisions ({', '.join(found)}); "
+            "optout keeps one line of migrations"
+        )
+    return found[0] if found else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -199,6 +217,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     before the current revision is read, so two processes that start at once on a fresh
     database migrate it exactly once.
     """
+    from alembic import command  # noqa: PLC0415 - only migrations need Alembic
+
     config = _alembic_config()
     with writing(engine) as conn:
         if conn.dialect.name == "postgresql":
@@ -213,8 +233,7 @@ def ensure_schema(engine: Engine, *, migrate: bool) -> None:
     head = head_revision()
     if current == head:
         return
-    known = {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
-    if current is not None and current not in known:
+    if current is not None and current not in _known_revisions():
         raise SchemaError(
             f"{redact_url(engine.url)} is at schema revision {current}, which is newer than "
             f"this version of optout knows ({head}): upgrade the optout package"
