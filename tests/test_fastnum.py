@@ -649,3 +649,27 @@ def test_key_parts_from_bytes(texts: list[str | None], start: int) -> None:
     want_digits = [k.lstrip("+") if k else "0" for k in keys]
     assert digits.to_pylist() == want_digits
     assert head.tolist() == [[int(c) for c in (d[:3] + "00")[:3]] for d in want_digits]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_random_key(), min_size=1, max_size=30))
+def test_country_lanes_agree(pairs: list[tuple[str, str | None]]) -> None:
+    """With every country's lanes in use (from one number on), the batch still gives
+    exactly normalize()'s answers."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("optout._fastnum.COUNTRY_LANE_FROM", 1)
+        _check(pairs)
+
+
+def test_country_lanes_on_examples_of_every_region() -> None:
+    """Every region's example numbers and variants, through the country lanes."""
+    rng = random.Random(5)
+    pairs: list[tuple[str, str | None]] = []
+    for region in _REGIONS:
+        for cc, nsn in _examples(region):
+            for variant in _variants(nsn, rng):
+                pairs.append((f"+{cc}{variant}", None))
+                pairs.append((variant, region))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("optout._fastnum.COUNTRY_LANE_FROM", 1)
+        assert _check(pairs) > len(pairs) // 2

@@ -1015,7 +1015,7 @@ def _finish(  # noqa: PLR0915 - one pass over the stages, kept in order
 
     for cc in np.unique(cc_of).tolist():
         sel = np.flatnonzero(cc_of == cc)
-        found, found_kind, defer = _classify(int(cc), every.take(sel), len(names))
+        found, found_kind, defer = _classify_laned(int(cc), every.take(sel), len(names))
         names.extend(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(cc), ()))
         rows = all_rows[sel]
         ok[rows[defer]] = False
@@ -1099,6 +1099,41 @@ def _classify(cc: int, nsn: _Nsn, base: int) -> tuple[_IntArray, _IntArray, _Boo
     return found, found_kind, defer
 
 
+#: A batch's national numbers of one country code and length are classified from a table of
+#: their first digits (:func:`_country_lane`, as the +1 lane) from this many on.
+COUNTRY_LANE_FROM = 2_000
+
+
+def _classify_laned(cc: int, nsn: _Nsn, base: int) -> tuple[_IntArray, _IntArray, _BoolArray]:
+    """:func:`_classify`, with the numbers of each length that has
+    :data:`COUNTRY_LANE_FROM` of them or more looked up in the country's lane for that
+    length; what a lane leaves undecided (and every other number) is classified here."""
+    n = len(nsn)
+    if n < COUNTRY_LANE_FROM:
+        return _classify(cc, nsn, base)
+    found = np.full(n, -1, dtype=np.int64)
+    found_kind = np.full(n, _UNKNOWN, dtype=np.int64)
+    defer = np.zeros(n, dtype=bool)
+    rest = np.ones(n, dtype=bool)
+    lengths, counts = np.unique(nsn.lengths, return_counts=True)
+    for length, count in zip(lengths.tolist(), counts.tolist(), strict=True):
+        if count < COUNTRY_LANE_FROM or not _MIN_NSN <= length <= _MAX_NSN:
+            continue
+        lane = _country_lane(cc, int(length))
+        rows = np.flatnonzero(nsn.lengths == length)
+        heads = nsn.heads[rows]
+        decided = lane.decided[heads]
+        rows, heads = rows[decided], heads[decided]
+        position = lane.region[heads]
+        found[rows] = np.where(position >= 0, base + position, -1)
+        found_kind[rows] = lane.kind[heads]
+        rest[rows] = False
+    if rest.any():
+        rows = np.flatnonzero(rest)
+        found[rows], found_kind[rows], defer[rows] = _classify(cc, nsn.take(rows), base)
+    return found, found_kind, defer
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Lane:
     """Every 10-digit NANP national number classified by its first digits at once."""
@@ -1114,8 +1149,23 @@ def _nanp_lane() -> _Lane:
     """:func:`_classify` of every possible head of a 10-digit +1 national number, with the
     prefix tables only: a head a pattern cannot decide from is left undecided (kept in the
     table cache, :mod:`optout._tablecache`)."""
-    arrays = cached_arrays("nanp-lane", _build_nanp_lane, _lane_ok)
-    regions = tuple(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(1, ()))
+    return _lane(1, 10, "nanp-lane")
+
+
+@once
+def _country_lane(cc: int, length: int) -> _Lane:
+    """:func:`_classify` of every possible head of a ``length``-digit national number of
+    country code ``cc``, as :func:`_nanp_lane` (also kept in the table cache)."""
+    return _lane(cc, length, f"lane-{cc}-{length}")
+
+
+def _lane(cc: int, length: int, name: str) -> _Lane:
+    arrays = cached_arrays(
+        name,
+        functools.partial(_build_lane, cc, length),
+        functools.partial(_lane_ok, size=10 ** min(_HEAD, length)),
+    )
+    regions = tuple(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ()))
     return _Lane(
         regions,
         np.asarray(arrays["region"], dtype=np.int64),
@@ -1124,18 +1174,25 @@ def _nanp_lane() -> _Lane:
     )
 
 
-def _lane_ok(arrays: Mapping[str, npt.NDArray[np.generic]]) -> bool:
+def _lane_ok(arrays: Mapping[str, npt.NDArray[np.generic]], size: int = 10**_HEAD) -> bool:
     types = {"region": np.int64, "kind": np.int64, "decided": np.bool_}
     return set(arrays) == set(types) and all(
-        arrays[k].shape == (10**_HEAD,) and arrays[k].dtype == t for k, t in types.items()
+        arrays[k].shape == (size,) and arrays[k].dtype == t for k, t in types.items()
     )
 
 
 def _build_nanp_lane() -> dict[str, npt.NDArray[np.generic]]:
-    n = 10**_HEAD
+    return _build_lane(1, 10)
+
+
+def _build_lane(cc: int, length: int) -> dict[str, npt.NDArray[np.generic]]:
+    """Every head (first :data:`_HEAD` digits, or every digit of a shorter number) of a
+    ``length``-digit national number of ``cc``, classified with the prefix tables only:
+    a head that a pattern cannot decide from is left undecided."""
+    n = 10 ** min(_HEAD, length)
     heads = np.arange(n, dtype=np.int64)
-    virtual = _Nsn(None, heads, np.full(n, 10, dtype=np.int64), heads, np.zeros(n, dtype=bool))
-    found, kind, defer = _classify(1, virtual, 0)
+    virtual = _Nsn(None, heads, np.full(n, length, dtype=np.int64), heads, np.zeros(n, dtype=bool))
+    found, kind, defer = _classify(cc, virtual, 0)
     assert virtual.undecided is not None
     return {"region": found, "kind": kind, "decided": ~defer & ~virtual.undecided}
 
