@@ -20,6 +20,7 @@ from optout import Compliance
 from optout._batch import BatchDecisions, BatchRun, _counted_keys, _plain_keyed, decide_many
 from optout._core import registry_token
 from optout._fastnum import LANE_FROM, distinct
+from optout._registries._snapshot import forget_indexes, open_index
 from optout._rules._engine import RegistryFact
 from optout.registries import RegistryKind, RegistryOptions, file_registry
 
@@ -146,6 +147,40 @@ def test_registries_static_and_snapshot(backend_url: str, tmp_path: pathlib.Path
         assert f"us_dnc:listed@{info.version}" in batch.registry[0].as_py()
         assert f"us_dnc:clear@{info.version}" in batch.registry[1].as_py()
         assert "registry.listed" in batch.reasons[2].as_py()
+
+
+def test_a_run_prepares_its_regions_snapshot_indexes(
+    backend_url: str, tmp_path: pathlib.Path
+) -> None:
+    """A run with a default country gets the snapshot indexes that country's packs consult
+    ready (mapped, fence built) before its first look-up; others are left alone, and a run
+    without a country prepares nothing."""
+    listed = tmp_path / "dnc.txt"
+    listed.write_text("".join(f"{2025550000 + 7 * i}\n" for i in range(20_000)))
+    italy = tmp_path / "rpo.txt"
+    italy.write_text("".join(f"39061{2000000 + 3 * i}\n" for i in range(20_000)))
+    us = file_registry(id="us_dnc", country="US")
+    it = file_registry(id="it_rpo", country="IT")
+    others = [r for r in all_clear() if r.id not in ("us_dnc", "it_rpo")]
+    with optout.Compliance(backend_url, migrate=True, registries=[us, it, *others]) as c:
+        us.import_files([listed], taken_at=AT - DAY)
+        it.import_files([italy], taken_at=AT - DAY)
+        forget_indexes()
+
+        def index_of(backend: Any) -> Any:
+            info = c.registry_store.active_snapshot(backend.id)
+            assert info is not None
+            return open_index(info.path, info.checksum)
+
+        BatchRun(c, at=AT, workers=1).prepare_registries()
+        assert index_of(us)._fence is None
+        BatchRun(c, at=AT, workers=1, country="US").prepare_registries()
+        assert index_of(us)._fence is not None
+        assert index_of(it)._fence is None
+        batch = decide_many(c, ["+12025550007", "+12025550008"], at=AT, workers=1)
+        assert "registry.listed" in batch.reasons[0].as_py()
+        assert "registry.listed" not in batch.reasons[1].as_py()
+        forget_indexes()
 
 
 def test_caps_from_history_and_consents(lawful: Compliance) -> None:

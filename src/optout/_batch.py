@@ -1140,6 +1140,26 @@ class BatchRun:
                     out[j] = found
         return out
 
+    def prepare_registries(self) -> None:
+        """Get the snapshot indexes that numbers of the run's region consult (fixed and
+        mobile lines) ready for large look-ups (a scrub of a large list runs this in a
+        thread as it starts). Nothing without a region."""
+        if self.region is None:
+            return
+        t = self.template
+        here = Location(self.region, frozenset(), frozenset(), "region")
+        rules = self.book.rules_for(here, campaign=t.campaign, brand=t.brand)
+        names: set[str] = set()
+        for kind in (NumberType.FIXED_LINE, NumberType.MOBILE):
+            needs = needs_of(
+                rules, t.purpose, channel=t.channel, technology=t.technology, number_type=kind
+            )
+            names.update(needs.registries)
+        for name in sorted(names):
+            prepare = getattr(self.client._registries.get(name), "prepare", None)
+            if callable(prepare):
+                prepare()
+
     def profile(self, loc: int, kind: int) -> _Profile:
         found = self._profiles.get((loc, kind))
         if found is None:

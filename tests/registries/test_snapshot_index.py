@@ -52,8 +52,9 @@ def test_positions_match_a_sorted_search(index: SnapshotIndex, size: int, ordere
 def test_the_fence_is_built_in_the_background_then_used(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first large batch is block-searched while a thread builds the fence; once it is
-    there, large batches go through it. Every answer is numpy's."""
+    """The first large batch is block-searched while a thread builds the fence; a batch
+    that comes while it is being built waits for it, and goes through it. Every answer is
+    numpy's."""
     keys = np.arange(10_000_000, 10_000_000 + 3 * 200_000, 3, dtype=np.uint64)
     path = tmp_path / "fence.idx"
     write_index(path, keys)
@@ -79,19 +80,41 @@ def test_the_fence_is_built_in_the_background_then_used(
     first = index.positions(queries)
     assert started.wait(10)
     assert fenced == []  # not waited for
+    answers: list[tuple[np.ndarray, np.ndarray]] = []
+    waiting = threading.Thread(target=lambda: answers.append(index.positions(queries)))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive()  # waits for the fence being built
     release.set()
-    assert index._fencing is not None
-    index._fencing.join(10)
+    waiting.join(10)
     assert index._fence is not None
     assert np.array_equal(index._fence, keys[::_FENCE])
-    second = index.positions(queries)
     assert fenced == [len(queries)]
     want_pos, want_found = _expected(index, queries)
-    for pos, found in (first, second):
+    for pos, found in (first, *answers):
         assert np.array_equal(found, want_found)
         assert np.array_equal(pos[found], want_pos[found])
-    assert index._fencing is not None
-    assert not index._fencing.is_alive()
+
+
+def test_prepare_builds_the_fence_in_the_calling_thread(tmp_path: pathlib.Path) -> None:
+    """A warm-up builds the fence before the first large batch, which then goes through it;
+    a small index has none to build."""
+    keys = np.arange(5, 5 + 2 * 100_000, 2, dtype=np.uint64)
+    write_index(tmp_path / "big.idx", keys)
+    index = SnapshotIndex(tmp_path / "big.idx")
+    index.prepare()
+    assert index._fence is not None
+    assert np.array_equal(index._fence, keys[::_FENCE])
+    index.prepare()  # once
+    queries = np.arange(0, 200_010, 3, dtype=np.uint64)
+    pos, found = index.positions(queries)
+    want_pos, want_found = _expected(index, queries)
+    assert np.array_equal(found, want_found)
+    assert np.array_equal(pos[found], want_pos[found])
+    write_index(tmp_path / "small.idx", keys[:100])
+    small = SnapshotIndex(tmp_path / "small.idx")
+    small.prepare()
+    assert small._fence is None
 
 
 @settings(max_examples=30, deadline=None)

@@ -147,6 +147,17 @@ class SnapshotRegistry(_Bound):
             )[0]
             return np.zeros(len(keys), dtype=np.int32), [fact]
 
+    def prepare(self) -> None:
+        """Map the active snapshot's index and build its search fence now (see
+        ``SnapshotIndex.prepare``), for a run about to look up many numbers; a failure is
+        left for the look-ups to report."""
+        try:
+            info = self.store.active_snapshot(self.id)
+            if info is not None:
+                open_index(info.path, info.checksum).prepare()
+        except (OptoutError, OSError):
+            return
+
     def _fact_codes(self, keys: Keys, at: dt.datetime) -> tuple[Codes, list[RegistryFact]]:
         zeros = np.zeros(len(keys), dtype=np.int32)
         info = self.store.active_snapshot(self.id)

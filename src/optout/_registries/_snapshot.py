@@ -170,10 +170,11 @@ class SnapshotIndex:
     """A read-only view of an index file (memory-mapped; cheap to open)."""
 
     _fence: Keys | None = None
-    _fencing: threading.Thread | None = None
+    _fence_started = False
 
     def __init__(self, path: pathlib.Path) -> None:
         self.path = path
+        self._fence_ready = threading.Event()
         try:
             with path.open("rb") as handle:
                 raw = handle.read(HEADER.size)
@@ -225,22 +226,42 @@ class SnapshotIndex:
         return pos, self.keys[pos] == keys
 
     def _fence_if_built(self) -> Keys | None:
-        """The fence, or ``None`` while it is being built (the first call starts that)."""
-        fence = self._fence
-        if fence is None:
-            with _OPENING:
-                if self._fencing is None:
-                    self._fencing = threading.Thread(
-                        target=self._build_fence, name="optout-index-fence", daemon=True
-                    )
-                    self._fencing.start()
-        return fence
+        """The fence; ``None`` when this call had to start building it (in a thread). A
+        call while another is building it waits for it."""
+        if self._fence is None and not self._start_fence():
+            self._fence_ready.wait()
+        return self._fence
+
+    def _start_fence(self, thread: bool = True) -> bool:
+        """Start building the fence (in a thread, or in this one); ``False`` when that was
+        done or started before."""
+        with _OPENING:
+            if self._fence_started:
+                return False
+            self._fence_started = True
+        if thread:
+            threading.Thread(
+                target=self._build_fence, name="optout-index-fence", daemon=True
+            ).start()
+        else:
+            self._build_fence()
+        return True
 
     def _build_fence(self) -> None:
         try:
-            self._fence = np.ascontiguousarray(self.keys[::_FENCE])
+            if self.count > 64 * _FENCE:
+                self._fence = np.ascontiguousarray(self.keys[::_FENCE])
         except (OSError, ValueError, MemoryError):  # pragma: no cover - searches go on without
-            return
+            pass
+        finally:
+            self._fence_ready.set()
+
+    def prepare(self) -> None:
+        """Get ready for large batches now: build the fence (mapping every page of the
+        index, about 0.1 s for 250 million numbers) in this thread, as a scrub's warm-up
+        does while the run starts. Returns once it is built, here or elsewhere."""
+        if not self._start_fence(thread=False):
+            self._fence_ready.wait()
 
     def contains(self, keys: Keys) -> npt.NDArray[np.bool_]:
         """Vectorized membership test."""
