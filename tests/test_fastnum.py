@@ -47,7 +47,14 @@ from optout._fastnum import (
     normalize_keys,
     plain_nanp,
 )
-from optout._location import _from_number, _from_number_slow, _nanp_states, locate, nanp_states
+from optout._location import (
+    _from_number,
+    _from_number_slow,
+    _geo_states,
+    _nanp_states,
+    locate,
+    nanp_states,
+)
 from optout._numbers import PhoneNumber, normalize
 
 _TYPES = [
@@ -272,9 +279,20 @@ def test_dense_nanp_tables_agree_with_the_prefix_data() -> None:
     e164s = [f"+1{npa}{rng.randint(0, 9999999):07d}" for npa in npas for _ in range(4)]
     keys = np.array([int(e[1:]) for e in e164s], dtype=np.uint64)
     digits = key_digits(keys)
+    table, longest = _geo_states()
+
+    def longest_prefix(region: str, e164: str) -> frozenset[str]:
+        for length in range(min(longest, len(e164) - 1), 0, -1):
+            found = table.get(e164[1 : 1 + length])
+            if found is not None:
+                return found[0 if region == "US" else 1]
+        return frozenset()
+
     for region in ("US", "CA"):
+        states = [longest_prefix(region, e) for e in e164s]
         readings, index = nanp_states(region, digits, lambda n: key_prefix(keys, digits, n))
-        assert [readings[i] for i in index.tolist()] == [_nanp_states(region, e) for e in e164s]
+        assert [readings[i] for i in index.tolist()] == states
+        assert [_nanp_states(region, e) for e in e164s] == states
     batch = normalize_keys(e164s, None)
     for i, e164 in enumerate(e164s):
         if batch.decided[i]:

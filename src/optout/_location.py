@@ -360,9 +360,17 @@ _NO_STATE: frozenset[str] = frozenset()
 
 
 def _nanp_states(region: str, e164: str) -> frozenset[str]:
-    """The subdivisions the geocoder names for a geographic ``+1`` number (longest prefix)."""
-    table, longest = _geo_states()
+    """The subdivisions the geocoder names for a geographic ``+1`` number (longest prefix;
+    for the usual 11 digits, one look-up in the dense table, as :func:`nanp_states` does,
+    instead of building the prefix dictionary)."""
     digits = e164[1:]
+    if len(digits) == 11 and digits.isascii() and digits.isdigit():
+        dense = _nanp_dense(region)
+        if dense is not None:
+            at = int(dense[int(digits[:NANP_WIDTH]) - 10 ** (NANP_WIDTH - 1)])
+            readings: list[frozenset[str]] = _geo_arrays()[0]
+            return readings[max(at, 0)]
+    table, longest = _geo_states()
     reading = 0 if region == "US" else 1
     for length in range(min(longest, len(digits)), 0, -1):
         found = table.get(digits[:length])
