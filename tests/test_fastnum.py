@@ -19,7 +19,10 @@ from phonenumbers.geodata import GEOCODE_DATA
 from optout._batch import (
     _KEEP,
     _KEEP_KEYPAD,
+    _LETTER,
     _NOT_VALID,
+    _UNUSABLE,
+    _byte_counts,
     _digits,
     _extension_ids,
     _fast_reads,
@@ -28,6 +31,7 @@ from optout._batch import (
     _parse,
     _plain,
     _read,
+    _trimmed,
     _well_formed,
 )
 from optout._errors import InvalidNumberError
@@ -691,3 +695,33 @@ def test_country_lanes_on_examples_of_every_region() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("optout._fastnum.COUNTRY_LANE_FROM", 1)
         assert _check(pairs) > len(pairs) // 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text("0123456789+#abXZ -().;/\\\t", max_size=24), max_size=30),
+    st.integers(0, 3),
+)
+def test_trimmed_is_the_two_regex_replaces(texts: list[str], start: int) -> None:
+    """The byte-level trim keeps what libphonenumber's extraction keeps of an ASCII text:
+    from its first "+" or digit to its last letter, digit or "#"."""
+    arr = pa.array(["x1"] * start + texts, pa.string()).slice(start)
+    want = [re.sub(r"[^#0-9A-Za-z]+$", "", re.sub(r"^[^+0-9]+", "", t)) for t in texts]
+    got = _trimmed(arr)
+    got.validate(full=True)
+    assert got.to_pylist() == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text("ab1;/\\é\u0663 Z", max_size=12)), max_size=30))
+def test_byte_counts_count_marked_bytes(texts: list[str | None]) -> None:
+    arr = pa.array(texts, pa.string())
+    letters = _byte_counts(arr, _LETTER)
+    unusable = _byte_counts(arr, _UNUSABLE)
+    assert letters.tolist() == [
+        sum(c.isascii() and c.isalpha() for c in t) if t is not None else 0 for t in texts
+    ]
+    assert unusable.tolist() == [
+        sum(len(c.encode()) if not c.isascii() else c in ";/\\" for c in t) if t is not None else 0
+        for t in texts
+    ]

@@ -83,6 +83,7 @@ from optout._fastnum import (
     merge_sorted,
     normalize_keys,
     plain_nanp,
+    text_bytes,
 )
 from optout._ledger_schema import change_log as _log_table
 from optout._location import Location, locate, nanp_states
@@ -145,6 +146,23 @@ _KEEP_KEYPAD = _KEEP.copy()
 for _letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
     _digit = ord(phonenumbers.convert_alpha_characters_in_number(_letter))
     _KEEP_KEYPAD[[ord(_letter), ord(_letter.lower())]] = _digit
+
+
+def _byte_class(chars: str) -> npt.NDArray[np.bool_]:
+    table = np.zeros(256, dtype=bool)
+    table[[ord(c) for c in chars]] = True
+    return table
+
+
+#: Bytes that leave a text to libphonenumber's parse in :func:`_labelled`: non-ASCII ones
+#: and those that can end the part it reads (``;``, ``/``, ``\``).
+_UNUSABLE = _byte_class(";/\\")
+_UNUSABLE[128:] = True
+#: Where the part libphonenumber reads starts (``+`` or a digit) and ends (a letter, a
+#: digit or ``#``).
+_STARTS = _byte_class("+0123456789")
+_ENDS = _byte_class("#0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_LETTER = _byte_class("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 #: ``normalize``'s message for a number that parses but is not valid.
 _NOT_VALID = "not a valid phone number in its numbering plan"
 #: Distinct texts a chunk must send to libphonenumber for the run's process pool to be used
@@ -311,9 +329,49 @@ def _viable_digits(texts: pa.Array) -> tuple[_Bools, pa.Array]:
     the digits of those. Fewer digits with formatting around them may not be viable for
     libphonenumber (``2 5``), which then reads those texts itself."""
     digits = _digits(texts)
-    plus = pc.cast(filled(pc.starts_with(digits, "+"), False), pa.int32())
-    enough = _mask(pc.greater_equal(pc.subtract(pc.utf8_length(digits), plus), 3))
+    offsets, data, valid = text_bytes(digits)
+    lengths = np.diff(offsets)
+    first = np.zeros(len(lengths), dtype=np.uint8)
+    some = lengths > 0
+    first[some] = data[offsets[:-1][some]]
+    enough = valid & (lengths - (first == ord("+")) >= 3)
     return enough, digits.filter(pa.array(enough))
+
+
+def _byte_counts(texts: pa.Array, table: npt.NDArray[np.bool_]) -> _IntArray:
+    """How many of each text's bytes ``table`` marks (0 for a null)."""
+    offsets, data, valid = text_bytes(texts)
+    marked = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(table[data], out=marked[1:])
+    return np.where(valid, marked[offsets[1:]] - marked[offsets[:-1]], 0)
+
+
+def _trimmed(texts: pa.Array) -> pa.Array:
+    """Each (ASCII, not null) text from its first ``+`` or digit to its last letter, digit
+    or ``#`` (empty without them): what ``^[^+0-9]+`` and then ``[^#0-9A-Za-z]+$`` leave."""
+    offsets, data, _ = text_bytes(texts)
+    n = len(offsets) - 1
+    row = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    start = np.full(n, -1, dtype=np.int64)
+    end = np.full(n, -1, dtype=np.int64)
+    for table, out, take_last in ((_STARTS, start, False), (_ENDS, end, True)):
+        at = np.flatnonzero(table[data])
+        rows = row[at]
+        edge = np.ones(len(at), dtype=bool)
+        if take_last:
+            np.not_equal(rows[1:], rows[:-1], out=edge[:-1])
+        else:
+            np.not_equal(rows[1:], rows[:-1], out=edge[1:])
+        out[rows[edge]] = at[edge] + (1 if take_last else 0)
+    length = np.where(start >= 0, np.maximum(end - start, 0), 0)
+    # The kept bytes: +1 where a kept part starts, -1 where it ends, summed up.
+    kept_rows = np.flatnonzero(length > 0)
+    first, stop = start[kept_rows], start[kept_rows] + length[kept_rows]
+    marks = np.bincount(first, minlength=len(data) + 1) - np.bincount(stop, minlength=len(data) + 1)
+    keep = np.cumsum(marks[:-1]) > 0
+    ends = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(length, out=ends[1:])
+    return pa.StringArray.from_buffers(n, pa.py_buffer(ends), pa.py_buffer(data[keep]))
 
 
 def _digits(texts: pa.Array, table: npt.NDArray[np.int16] = _KEEP) -> pa.Array:
@@ -455,19 +513,9 @@ def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array,
     if not len(idx):
         return idx.astype(np.int64), pa.array([], pa.string()), None
     part = texts.take(pa.array(idx, type=pa.int64()))
-    usable = _mask(
-        pc.and_(
-            pc.and_(
-                pc.string_is_ascii(part), pc.less_equal(pc.utf8_length(part), MAX_INPUT_LENGTH)
-            ),
-            pc.invert(pc.match_substring_regex(part, r"[;/\\]")),
-        )
-    )
-    kept = pc.replace_substring_regex(
-        pc.replace_substring_regex(part.filter(pa.array(usable)), r"^[^+0-9]+", ""),
-        r"[^#0-9A-Za-z]+$",
-        "",
-    )
+    offsets, _, valid = text_bytes(part)
+    usable = valid & (np.diff(offsets) <= MAX_INPUT_LENGTH) & (_byte_counts(part, _UNUSABLE) == 0)
+    kept = _trimmed(part.filter(pa.array(usable)))
     idx = idx[usable]
     pieces: list[tuple[_IntArray, pa.Array, pa.Array | None]] = []
     # Only formatting around the digits.
@@ -478,7 +526,7 @@ def _labelled(texts: pa.Array, candidates: _Bools) -> tuple[_IntArray, pa.Array,
     lettered = ~well & _mask(pc.match_substring_regex(kept, _LETTERED))
     if lettered.any():
         words = kept.filter(pa.array(lettered))
-        many = _mask(pc.greater_equal(pc.count_substring_regex(words, "[A-Za-z]"), 3))
+        many = _byte_counts(words, _LETTER) >= 3
         keyed = pa.concat_arrays(
             [
                 _digits(words.filter(pa.array(many)), _KEEP_KEYPAD),
