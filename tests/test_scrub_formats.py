@@ -17,16 +17,22 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 import optout
+from optout._fastnum import distinct
 from optout._scrub import (
     DECISION_COLUMNS,
+    _Decided,
     _keep_freed_memory,
+    _Seen,
     _start_writeback,
     add_scrub_arguments,
     decision_columns,
@@ -574,3 +580,36 @@ def test_early_write_out_keeps_every_byte(tmp_path: pathlib.Path) -> None:
     _start_writeback(sink)
     _start_writeback(object())
     assert path.read_bytes() == b"".join(blocks)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 40), max_size=30), max_size=8), st.booleans())
+def test_duplicates_across_chunks_are_the_earlier_rows(
+    chunks: list[list[int]], keyed: bool
+) -> None:
+    """A number is a duplicate when an earlier row of the same or an earlier chunk had it;
+    key 0 (invalid, or an extension) never is one."""
+    seen_keys: set[int] = set()
+    tracker = _Seen()
+    for chunk in chunks:
+        keys = np.array(chunk, dtype=np.uint64)
+        decided = _Decided(
+            number=pa.array([str(k) for k in chunk], pa.string()),
+            allowed=pa.nulls(len(chunk), pa.bool_()),
+            reason=pa.nulls(len(chunk), pa.string()),
+            reasons=pa.nulls(len(chunk), pa.string()),
+            next_allowed_at=pa.nulls(len(chunk), pa.string()),
+            registry=pa.nulls(len(chunk), pa.string()),
+            duplicate=pa.nulls(len(chunk), pa.bool_()),
+            keys=keys,
+            slot=np.zeros(len(chunk), dtype=np.int64),
+            answers=(),
+            keyed=distinct(keys[keys != 0]) if keyed else None,
+        )
+        tracker.mark(decided)
+        want = []
+        for k in chunk:
+            want.append(k != 0 and k in seen_keys)
+            if k:
+                seen_keys.add(k)
+        assert decided.duplicate.to_pylist() == want

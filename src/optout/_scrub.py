@@ -51,8 +51,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optout._errors import ConfigurationError, OptoutError
-from optout._fastnum import distinct, merge_sorted, warm_up
+from optout._fastnum import distinct, warm_up
 from optout._numbers import normalize_region
+from optout._registries._snapshot import _search_sorted
 from optout._timeutil import instant, parse_instant
 
 if TYPE_CHECKING:
@@ -247,13 +248,17 @@ def _decide(run: BatchRun, numbers: pa.Array) -> _Decided:
 
 
 class _Seen:
-    """The E.164 numbers seen so far, as sorted ``uint64`` runs (8 bytes a number)."""
+    """The E.164 numbers seen so far, as one sorted ``uint64`` array (8 bytes a number)."""
 
     def __init__(self) -> None:
-        self._runs: list[np.ndarray[Any, np.dtype[np.uint64]]] = []
+        self._seen: np.ndarray[Any, np.dtype[np.uint64]] = np.zeros(0, dtype=np.uint64)
 
     def mark(self, decided: _Decided) -> None:
-        """Set ``decided.duplicate`` for numbers seen before (earlier rows or chunks)."""
+        """Set ``decided.duplicate`` for numbers seen before (earlier rows or chunks).
+
+        The chunk's distinct numbers (sorted) are searched block by block in the numbers
+        seen before, and the new ones inserted where that search put them: one linear
+        copy, about 30 ms a chunk after 10 million numbers."""
         n = len(decided.number)
         if n == 0:
             return
@@ -263,11 +268,15 @@ class _Seen:
             return
         keys = decided.keys[index]
         unique, first, inverse = decided.keyed if decided.keyed is not None else distinct(keys)
-        # Searched in sorted order (the distinct keys): several times faster than random.
-        before = np.zeros(unique.size, dtype=bool)
-        for run in self._runs:
-            pos = np.minimum(np.searchsorted(run, unique), run.size - 1)
-            before |= run[pos] == unique
+        seen = self._seen
+        if seen.size:
+            pos = _search_sorted(seen, unique)
+            before = seen[np.minimum(pos, seen.size - 1)] == unique
+            new = ~before
+            self._seen = np.insert(seen, pos[new], unique[new])
+        else:
+            before = np.zeros(unique.size, dtype=bool)
+            self._seen = unique.copy()
         dup = before[inverse]
         later = np.ones(keys.size, dtype=bool)
         later[first] = False  # a repeat within this chunk
@@ -275,10 +284,6 @@ class _Seen:
         flags = np.zeros(n, dtype=bool)
         flags[index] = dup
         decided.duplicate = pa.array(flags)
-        self._runs.append(unique)
-        while len(self._runs) > 1 and self._runs[-1].size * 2 >= self._runs[-2].size:
-            last = self._runs.pop()
-            self._runs[-1] = merge_sorted(self._runs[-1], last)
 
 
 def decision_columns(column: str, multi: bool) -> list[str]:
