@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import openpyxl
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -27,12 +28,15 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 import optout
+from optout._batch import BatchRun
 from optout._fastnum import distinct
 from optout._scrub import (
     DECISION_COLUMNS,
+    _decide_table,
     _Decided,
     _keep_freed_memory,
     _Seen,
+    _split_columns,
     _start_writeback,
     add_scrub_arguments,
     decision_columns,
@@ -142,6 +146,34 @@ def test_parquet_output_types(client: optout.Compliance, tmp_path: pathlib.Path)
     assert schema.field("optout_allowed").type == pa.bool_()
     assert schema.field("optout_duplicate").type == pa.bool_()
     assert schema.field("phone").type == pa.string()
+    for name in ("optout_reason", "optout_reasons", "optout_next_allowed_at", "optout_registry"):
+        assert schema.field(name).type == pa.string()
+
+
+def test_encoded_answer_columns_write_the_same_csv(
+    client: optout.Compliance, tmp_path: pathlib.Path
+) -> None:
+    """For CSV output the text answers are dictionary arrays over the chunk's distinct
+    answers; the writer puts out the same bytes as from the plain columns."""
+    numbers = [LISTED, FREE, "not a number", None, "+1 202 555 0123", "+44 20 7946 0123", FREE]
+    table = pa.table({"phone": pa.array(numbers, pa.string())})
+    run = BatchRun(client, at=AT, workers=1)
+    try:
+        plain = _decide_table(run, table, ["phone"])
+        encoded = _decide_table(run, table, ["phone"], encoded=True)
+    finally:
+        run.close()
+    assert pa.types.is_dictionary(encoded.reason.type)
+    written = []
+    for decided in (plain, encoded):
+        arrays, names, _ = _split_columns(decided, ["phone"], table.num_rows)
+        out = io.BytesIO()
+        pacsv.write_csv(
+            pa.Table.from_arrays([*table.columns, *arrays], [*table.column_names, *names]), out
+        )
+        written.append(out.getvalue())
+    assert written[0] == written[1]
+    assert b"suppression.number" in written[1]
 
 
 def test_csv_keeps_every_value_as_text(client: optout.Compliance, tmp_path: pathlib.Path) -> None:
