@@ -493,6 +493,18 @@ def test_e164_strings_are_plus_and_digits(items: list[tuple[int, bool]]) -> None
     assert got == [None if m else f"+{k}" for k, m in items]
 
 
+@given(st.lists(st.tuples(st.integers(1, 10**15), st.booleans()), min_size=1, max_size=200))
+def test_e164_strings_of_real_keys(items: list[tuple[int, bool]]) -> None:
+    """Keys of E.164 numbers (1 to 15 digits, none zero) take the single-cast path: the
+    same strings."""
+    keys = np.array([k for k, _ in items], dtype=np.uint64)
+    missing = np.array([m for _, m in items], dtype=bool)
+    got = e164_strings(keys, missing)
+    got.validate(full=True)
+    assert got.to_pylist() == [None if m else f"+{k}" for k, m in items]
+    assert e164_strings(keys).to_pylist() == [f"+{k}" for k, _ in items]
+
+
 @given(
     st.lists(
         st.one_of(

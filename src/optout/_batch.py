@@ -341,7 +341,7 @@ def _viable_digits(texts: pa.Array) -> tuple[_Bools, pa.Array]:
 def _byte_counts(texts: pa.Array, table: npt.NDArray[np.bool_]) -> _IntArray:
     """How many of each text's bytes ``table`` marks (0 for a null)."""
     offsets, data, valid = text_bytes(texts)
-    marked = np.zeros(len(data) + 1, dtype=np.int64)
+    marked = np.zeros(len(data) + 1, dtype=np.int32)
     np.cumsum(table[data], out=marked[1:])
     return np.where(valid, marked[offsets[1:]] - marked[offsets[:-1]], 0)
 
@@ -414,7 +414,7 @@ def _plain(texts: pa.Array) -> _Bools:
     start = int(offsets[0])
     offsets -= start
     data = np.frombuffer(data_buffer, dtype=np.uint8, count=int(offsets[-1]), offset=start)
-    other = np.zeros(len(data) + 1, dtype=np.int64)
+    other = np.zeros(len(data) + 1, dtype=np.int32)
     np.cumsum(~_ASCII_DIGIT[data], out=other[1:])
     others = other[offsets[1:]] - other[offsets[:-1]]
     lengths = np.diff(offsets)
