@@ -380,20 +380,16 @@ def _digits(texts: pa.Array, table: npt.NDArray[np.int16] = _KEEP) -> pa.Array:
     never uses inside another character, so the result is valid UTF-8 whatever the input.
     Nulls stay null."""
     n = len(texts)
-    data_buffer = texts.buffers()[2]
-    if n == 0 or data_buffer is None:
+    if n == 0 or texts.buffers()[2] is None:
         return texts
-    offsets = np.frombuffer(
-        texts.buffers()[1], dtype=np.int32, count=n + 1, offset=texts.offset * 4
-    )
-    first, end = int(offsets[0]), int(offsets[-1])
-    mapped = table[np.frombuffer(data_buffer, dtype=np.uint8, count=end - first, offset=first)]
+    offsets, data, _ = text_bytes(texts)
+    mapped = table[data]
     keep = mapped >= 0
     ends = np.zeros(len(keep) + 1, dtype=np.int32)
     np.cumsum(keep, out=ends[1:])
     return pa.StringArray.from_buffers(
         n,
-        pa.py_buffer(ends[offsets - first]),
+        pa.py_buffer(ends[offsets]),
         pa.py_buffer(mapped[keep].astype(np.uint8)),
         pc.is_valid(texts).buffers()[1] if texts.null_count else None,
         texts.null_count,
@@ -404,27 +400,14 @@ def _plain(texts: pa.Array) -> _Bools:
     """Which texts are plain keys: one or more ASCII digits, with or without one leading
     ``+``, at most :data:`~optout._numbers.MAX_INPUT_LENGTH` long (from the bytes: each
     row's count of non-digit bytes, by a cumulative sum)."""
-    n = len(texts)
-    data_buffer = texts.buffers()[2]
-    if n == 0 or data_buffer is None:
-        return np.zeros(n, dtype=bool)
-    offsets = np.frombuffer(
-        texts.buffers()[1], dtype=np.int32, count=n + 1, offset=texts.offset * 4
-    ).astype(np.int64)
-    start = int(offsets[0])
-    offsets -= start
-    data = np.frombuffer(data_buffer, dtype=np.uint8, count=int(offsets[-1]), offset=start)
-    other = np.zeros(len(data) + 1, dtype=np.int32)
-    np.cumsum(~_ASCII_DIGIT[data], out=other[1:])
-    others = other[offsets[1:]] - other[offsets[:-1]]
+    offsets, data, valid = text_bytes(texts)
+    others = _byte_counts(texts, ~_ASCII_DIGIT)
     lengths = np.diff(offsets)
-    has_text = lengths > 0
-    first = np.zeros(n, dtype=np.uint8)
+    has_text = valid & (lengths > 0)
+    first = np.zeros(len(lengths), dtype=np.uint8)
     first[has_text] = data[offsets[:-1][has_text]]
     plain = has_text & (lengths <= MAX_INPUT_LENGTH)
     plain &= (others == 0) | ((others == 1) & (first == ord("+")) & (lengths > 1))
-    if texts.null_count:
-        plain &= _mask(texts.is_valid())
     return np.asarray(plain)
 
 
