@@ -465,6 +465,7 @@ def test_distinct_is_unique_with_first_positions(values: list[int], spread: int)
     st.integers(1, 5_000),
     st.sampled_from([np.int64, np.uint64, np.int32]),
 )
+@example([2**63 + 5, 2**63 + 1, 2**63 + 5], 7, np.uint64)
 def test_distinct_of_nearby_integers(values: list[int], spread: int, kind: type) -> None:
     """Integers within a small span (group signatures, location keys) are marked in a table
     instead of sorted: the same three answers as np.unique and first positions."""

@@ -608,6 +608,22 @@ def _member(sorted_keys: _Keys, keys: _Keys) -> _Bools:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class _RegistryCodes:
+    """A chunk's registry answers: per registry, each distinct number's code into the
+    registry's facts (-1: not consulted; the last entry, -1, stands for rows without a
+    number), and each row's distinct number."""
+
+    codes: dict[str, npt.NDArray[np.int32]]
+    facts: dict[str, list[RegistryFact]]
+    number_of: _IntArray
+
+    def code(self, name: str, i: int) -> int:
+        """Row ``i``'s code for registry ``name`` (-1: not consulted)."""
+        codes = self.codes.get(name)
+        return -1 if codes is None else int(codes[self.number_of[i]])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Stored:
     """Which numbers (and persons) have stored facts, read at one database version."""
 
@@ -1304,24 +1320,27 @@ class BatchRun:
             special[with_key] |= hit
             suppressed = np.zeros(n, dtype=np.int64)
             suppressed[with_key] = simple
-            # Registry answers for every valid row with a key, per registry.
-            registry_names = sorted({name for p in profiles for name in p.registries})
+            # Registry answers per registry, for each distinct number that consults it
+            # (codes into the registry's facts; the last entry, -1, is for rows without a
+            # number): ``number_of`` gives each row its distinct number.
+            number_of = np.full(n, len(uniq), dtype=np.int64)
+            number_of[with_key] = inverse
+            prof_of_lead = prof_of[lead]
             reg_codes: dict[str, npt.NDArray[np.int32]] = {}
             reg_facts: dict[str, list[RegistryFact]] = {}
-            for name in registry_names:
-                wants = needing(lambda p, name=name: name in p.registries)[lead]
+            for name in sorted({name for p in profiles for name in p.registries}):
+                wants = np.array([name in p.registries for p in profiles])[prof_of_lead]
                 got, facts = _registry_codes(self.client, name, uniq[wants], self.at)
-                per_number = np.full(len(uniq), -1, dtype=np.int32)
-                per_number[wants] = got
-                codes = np.full(n, -1, dtype=np.int32)
-                codes[with_key] = per_number[inverse]
+                codes = np.full(len(uniq) + 1, -1, dtype=np.int32)
+                codes[:-1][wants] = got
                 reg_codes[name], reg_facts[name] = codes, facts
+            registries = _RegistryCodes(reg_codes, reg_facts, number_of)
             units, unit_of = self._units(
-                conn, rows, np.flatnonzero(special), loc_of, persons, reg_codes, reg_facts
+                conn, rows, np.flatnonzero(special), loc_of, persons, registries
             )
         ordinary = np.flatnonzero((rows.state == _VALID) & ~special)
         group_of, groups = self._group(
-            rows, ordinary, suppressed, loc_of, prof_of, profiles, reg_codes, reg_facts
+            rows, ordinary, suppressed, loc_of, prof_of, profiles, registries
         )
         return self._result(
             rows,
@@ -1333,8 +1352,7 @@ class BatchRun:
             groups,
             units,
             unit_of,
-            reg_codes,
-            reg_facts,
+            registries,
             (with_key, uniq, first, inverse),
         )
 
@@ -1438,8 +1456,7 @@ class BatchRun:
         special: _IntArray,
         loc_of: _IntArray,
         persons: list[str | None] | None,
-        reg_codes: dict[str, npt.NDArray[np.int32]],
-        reg_facts: dict[str, list[RegistryFact]],
+        registries: _RegistryCodes,
     ) -> tuple[list[_Unit], dict[int, int]]:
         """The rows decided on their own: one unit per (number, extension, person)."""
         if not len(special):
@@ -1507,9 +1524,9 @@ class BatchRun:
             who = persons[i] if persons is not None else None
             registry: list[RegistryFact] = []
             for name in prof.registries:
-                code = int(reg_codes[name][i]) if name in reg_codes else -1
+                code = registries.code(name, i)
                 if code >= 0:
-                    registry.append(reg_facts[name][code])
+                    registry.append(registries.facts[name][code])
                 else:
                     registry.extend(_registry_facts(self.client, name, [phone.e164], self.at))
             unit_consents: tuple[Consent, ...] = ()
@@ -1563,8 +1580,7 @@ class BatchRun:
         loc_of: _IntArray,
         prof_of: _IntArray,
         profiles: list[_Profile],
-        reg_codes: dict[str, npt.NDArray[np.int32]],
-        reg_facts: dict[str, list[RegistryFact]],
+        registries: _RegistryCodes,
     ) -> tuple[_IntArray, list[_Group]]:
         """Rows without stored facts (but global, lasting number suppressions), grouped by
         everything their rules read."""
@@ -1573,26 +1589,39 @@ class BatchRun:
         count = suppressed[ordinary]
         extension = rows.extension[ordinary] >= 0
         sig = (loc_of[ordinary] * len(_KINDS) + rows.kind[ordinary]) * (int(count.max()) + 1)
-        sig = (sig + count) * 2 + extension
+        sig = distinct((sig + count) * 2 + extension)[2]
+        # Each distinct number's registry answers (as _canon gives them) as one mixed-radix
+        # code over the registries it consults: numbers of one location and line type
+        # consult the same registries, so within a group the code tells answers apart.
         canon_facts: dict[str, list[RegistryFact]] = {}
-        canon_rows: dict[str, _IntArray] = {}
-        for name in sorted(reg_codes):
+        canon_of: dict[str, _IntArray] = {}
+        slots = len(next(iter(registries.codes.values()))) if registries.codes else 0
+        combo = np.zeros(slots, dtype=np.int64)  # per distinct number
+        for name in sorted(registries.codes):
             canon = _Interner[RegistryFact]()
             remap = np.array(
-                [canon.id(self._canon(name, f)) for f in reg_facts[name]] + [-1], dtype=np.int64
+                [canon.id(self._canon(name, f)) for f in registries.facts[name]] + [-1],
+                dtype=np.int64,
             )
-            canon_facts[name] = canon.values
-            code = canon_rows[name] = remap[reg_codes[name][ordinary]]  # -1: not needed
+            canon_facts[name], canon_of[name] = canon.values, remap
+            codes = registries.codes[name]
+            at = np.flatnonzero(codes >= 0)
             radix = len(canon.values) + 1
-            if int(sig.max()) >= (1 << 62) // radix:  # renumber before it could overflow
-                sig = distinct(sig)[2]
-            sig = sig * radix + (code + 1)
+            if len(combo) and int(combo.max()) >= (1 << 62) // radix:  # renumber first
+                combo = distinct(combo)[2]
+            combo[at] = combo[at] * radix + remap[codes[at]] + 1
+        if len(combo):
+            answers = distinct(combo[registries.number_of[ordinary]])[2]
+            sig = sig * (int(answers.max()) + 1) + answers
         _, first, group_of = distinct(sig)
         groups: list[_Group] = []
         for f in first.tolist():
             i = int(ordinary[f])
             prof = profiles[int(prof_of[i])]
-            facts = tuple(canon_facts[name][int(canon_rows[name][f])] for name in prof.registries)
+            facts = tuple(
+                canon_facts[name][int(canon_of[name][registries.code(name, i)])]
+                for name in prof.registries
+            )
             group = self._group_answer(int(loc_of[i]), int(rows.kind[i]), facts, prof, rows, i)
             fixed: tuple[str, ...] = ("number.extension",) if extension[f] else ()
             fixed += ("suppression.number",) * int(count[f])
@@ -1713,8 +1742,7 @@ class BatchRun:
         groups: list[_Group],
         units: list[_Unit],
         unit_of: dict[int, int],
-        reg_codes: dict[str, npt.NDArray[np.int32]],
-        reg_facts: dict[str, list[RegistryFact]],
+        registries: _RegistryCodes,
         numbers: tuple[_IntArray, _Keys, _IntArray, _IntArray],
     ) -> BatchDecisions:
         n = len(rows.state)
@@ -1767,8 +1795,7 @@ class BatchRun:
             _loc_of=loc_of,
             _unit_of=unit_of,
             _units=units,
-            _reg_codes=reg_codes,
-            _reg_facts=reg_facts,
+            _registries=registries,
             _slot=slot,
             _answers=(allowed, reason, reasons, nexts, registry),
             _keyed=keyed,
@@ -1805,7 +1832,8 @@ class BatchRun:
         facts = CallFacts(
             suppressions=sups,
             registry=tuple(
-                result._reg_facts[name][int(result._reg_codes[name][i])] for name in prof.registries
+                result._registries.facts[name][result._registries.code(name, i)]
+                for name in prof.registries
             ),
             abandonment=tuple(self._abandonment[p] for p in prof.needs.abandonment),
         )
@@ -1904,8 +1932,7 @@ class BatchDecisions:
     _loc_of: _IntArray = dataclasses.field(repr=False)
     _unit_of: dict[int, int] = dataclasses.field(repr=False)
     _units: list[_Unit] = dataclasses.field(repr=False)
-    _reg_codes: dict[str, npt.NDArray[np.int32]] = dataclasses.field(repr=False)
-    _reg_facts: dict[str, list[RegistryFact]] = dataclasses.field(repr=False)
+    _registries: _RegistryCodes = dataclasses.field(repr=False)
     # Each row's answer: an index into _answers (allowed, reason, reasons, next_allowed_at
     # and registry of each distinct answer), from which the columns were taken.
     _slot: _IntArray = dataclasses.field(repr=False)

@@ -564,7 +564,7 @@ def _distinct_in_range(
     present = np.zeros(span, dtype=bool)
     present[at] = True
     inverse = (np.cumsum(present) - 1)[at].astype(np.int64, copy=False)
-    uniq = (np.flatnonzero(present) + low).astype(values.dtype)
+    uniq = np.add(np.flatnonzero(present).astype(values.dtype), np.asarray(low, values.dtype))
     first = np.full(len(uniq), len(values), dtype=np.int64)
     np.minimum.at(first, inverse, np.arange(len(values), dtype=np.int64))
     return uniq, first, inverse
