@@ -135,9 +135,9 @@ def _search_sorted(keys: Keys, queries: Keys) -> npt.NDArray[np.intp]:
 #: 250 million numbers, shared by a process's threads).
 _FENCE = 128
 #: Batches from this size on use the fence. Building it touches every page of the index
-#: once (about 0.1 s for 250 million numbers): the first such batch starts that in a thread
-#: (numpy copies without the GIL) and is block-searched meanwhile, as are later batches
-#: until the fence is there.
+#: once (about 0.1 s for 250 million numbers): ``SnapshotIndex.prepare`` does that ahead of
+#: time; otherwise the first such batch starts it in a thread (numpy copies without the
+#: GIL) and is block-searched meanwhile, and a batch that comes during the build waits.
 _FENCE_FROM = 50_000
 
 
