@@ -79,6 +79,7 @@ from optout._fastnum import (
     e164_strings,
     filled,
     key_digits,
+    key_flags,
     key_prefix,
     merge_sorted,
     normalize_keys,
@@ -329,12 +330,7 @@ def _viable_digits(texts: pa.Array) -> tuple[_Bools, pa.Array]:
     the digits of those. Fewer digits with formatting around them may not be viable for
     libphonenumber (``2 5``), which then reads those texts itself."""
     digits = _digits(texts)
-    offsets, data, valid = text_bytes(digits)
-    lengths = np.diff(offsets)
-    first = np.zeros(len(lengths), dtype=np.uint8)
-    some = lengths > 0
-    first[some] = data[offsets[:-1][some]]
-    enough = valid & (lengths - (first == ord("+")) >= 3)
+    enough = _byte_counts(digits, _ASCII_DIGIT) >= 3  # a well-formed text has one "+" at most
     return enough, digits.filter(pa.array(enough))
 
 
@@ -399,16 +395,10 @@ def _digits(texts: pa.Array, table: npt.NDArray[np.int16] = _KEEP) -> pa.Array:
 def _plain(texts: pa.Array) -> _Bools:
     """Which texts are plain keys: one or more ASCII digits, with or without one leading
     ``+``, at most :data:`~optout._numbers.MAX_INPUT_LENGTH` long (from the bytes: each
-    row's count of non-digit bytes, by a cumulative sum)."""
+    row's count of digit bytes, by a cumulative sum)."""
     offsets, data, valid = text_bytes(texts)
-    others = _byte_counts(texts, ~_ASCII_DIGIT)
-    lengths = np.diff(offsets)
-    has_text = valid & (lengths > 0)
-    first = np.zeros(len(lengths), dtype=np.uint8)
-    first[has_text] = data[offsets[:-1][has_text]]
-    plain = has_text & (lengths <= MAX_INPUT_LENGTH)
-    plain &= (others == 0) | ((others == 1) & (first == ord("+")) & (lengths > 1))
-    return np.asarray(plain)
+    keys, _ = key_flags(offsets, data, valid, _byte_counts(texts, _ASCII_DIGIT))
+    return keys & (np.diff(offsets) <= MAX_INPUT_LENGTH)
 
 
 def _well_formed(raw: pa.Array) -> tuple[_IntArray, pa.Array, pa.Array | None]:

@@ -660,6 +660,20 @@ def text_bytes(arr: pa.Array) -> tuple[_IntArray, npt.NDArray[np.uint8], _BoolAr
     return offsets, data, valid
 
 
+def key_flags(
+    offsets: _IntArray, data: npt.NDArray[np.uint8], valid: _BoolArray, digits: _IntArray
+) -> tuple[_BoolArray, _BoolArray]:
+    """Of texts given by :func:`text_bytes` and their counts of ASCII digits: which are keys
+    (:data:`_KEY`: one or more ASCII digits after an optional ``+``) and which start with
+    ``+``."""
+    lens = np.diff(offsets)
+    present = valid & (lens > 0)
+    first = np.zeros(len(lens), dtype=np.uint8)
+    first[present] = data[offsets[:-1][present]]
+    plus = present & (first == ord("+"))
+    return present & (digits > 0) & (digits == lens - plus), plus
+
+
 def _nanp_rows(arr: pa.Array, region: str | None) -> tuple[_IntArray, npt.NDArray[np.uint64]]:
     """The keys that are 10-digit NANP national numbers whose first digits decide their
     region and type (``+1NXXNXXXXXX``; or ``NXXNXXXXXX`` read in a region whose national
@@ -690,18 +704,15 @@ def _nanp_rows(arr: pa.Array, region: str | None) -> tuple[_IntArray, npt.NDArra
 def plain_nanp(arr: pa.Array) -> tuple[_IntArray, FastBatch] | None:
     """The rows whose texts are exactly ``+1`` and ten digits, the first 2-9 (what a CRM
     export usually holds), read from the string buffers with numpy, with the lane's batch
-    for them; ``None`` when there are none. ``_nanp_rows`` picks the same texts
-    (and only in batches of ``LANE_FROM`` keys or more) after several passes of string
-    kernels over every row; everything else still goes that way."""
+    for them; ``None`` when there are none. ``_nanp_rows`` (inside ``normalize_keys``)
+    picks the same texts among the keys the rest of a batch is cleaned up to."""
     n = len(arr)
     if n < LANE_FROM or arr.type != pa.string():
         return None
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
-    if arr.buffers()[2] is None:  # only empty strings and nulls
+    offsets, data, valid = text_bytes(arr)
+    if not len(data):  # only empty strings and nulls
         return None
-    candidates = np.diff(offsets) == 12
-    if arr.null_count:
-        candidates &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    candidates = valid & (np.diff(offsets) == 12)
     rows = np.flatnonzero(candidates)
     if not len(rows):
         return None
@@ -803,11 +814,7 @@ def _key_parts(
     ends = np.zeros(len(data) + 1, dtype=np.int64)
     np.cumsum(is_digit, out=ends[1:])
     counts = ends[offsets[1:]] - ends[offsets[:-1]]
-    present = valid & (lens > 0)
-    first = np.zeros(n, dtype=np.uint8)
-    first[present] = data[offsets[:-1][present]]
-    plus = present & (first == ord("+"))
-    ok = present & (counts > 0) & (counts == lens - plus)
+    ok, plus = key_flags(offsets, data, valid, counts)
     kept = data[is_digit]
     digits = pa.StringArray.from_buffers(
         n, pa.py_buffer(ends[offsets].astype(np.int32)), pa.py_buffer(kept), None, 0
