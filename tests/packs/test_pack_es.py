@@ -1,11 +1,13 @@
-"""Spain: art. 96.2 hours, holidays by autonomous community, two zones, prior consent."""
+"""Spain: art. 96.2 hours, holidays by autonomous community, two zones, prior consent and its
+two-year renewal (Ley 10/2025)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
-from _rulecheck import codes, consent, decide, local, sources
+from _rulecheck import BOOK, codes, consent, decide, local, sources
 
 from optout._rules._book import RuleBook
 
@@ -109,7 +111,7 @@ def test_consent_needed_from_29_june_2023() -> None:
     assert codes(decide(NUMBER, local(MADRID, 2023, 6, 28, 12, 0), state="MD")) == []
     out = decide(NUMBER, local(MADRID, 2023, 6, 29, 12, 0), state="MD")
     assert codes(out) == ["consent.missing"]
-    assert sources(out) == ["ES:es.consent"]
+    assert sources(out) == ["ES:es.consent.before_ley10"]
 
 
 def test_consent_before_after_and_revoked() -> None:
@@ -154,3 +156,62 @@ def test_every_reason_cites_its_source() -> None:
     assert "96.2" in (out.reasons[0].citation or "")
     assert "96.2" in (out.reasons[1].citation or "")
     assert "Ley 11/2022" in (out.reasons[2].citation or "")
+
+
+# -- Ley 10/2025: consents renewed every two years (from 28 Dec 2025) ------------------------
+
+
+def test_consent_renewal_starts_on_28_december_2025() -> None:
+    # Given 1 Jul 2023: 730 days ran out on 30 Jun 2025, before the law; the strict reading
+    # (the transitional rule is unconfirmed) ages it all the same from 28 Dec 2025.
+    old = consent("express", local(MADRID, 2023, 7, 1, 12, 0))
+    tuesday = local(MADRID, 2025, 12, 23, 12, 0)
+    assert codes(decide(NUMBER, tuesday, consents=[old])) == []
+    # 27 and 28 Dec 2025 are a weekend: the hours rule denies both days, and the renewal
+    # rule joins it on the 28th, the day of entry into force.
+    saturday = decide(NUMBER, local(MADRID, 2025, 12, 27, 12, 0), consents=[old])
+    assert sources(saturday) == ["ES:es.hours"]
+    sunday = decide(NUMBER, local(MADRID, 2025, 12, 28, 12, 0), consents=[old])
+    assert sources(sunday) == ["ES:es.hours", "ES:es.consent"]
+    assert codes(sunday) == ["window.day_banned", "consent.expired"]
+    monday = decide(NUMBER, local(MADRID, 2025, 12, 29, 12, 0), consents=[old])
+    assert codes(monday) == ["consent.expired"]
+    assert monday.next_allowed(local(MADRID, 2025, 12, 29, 12, 0)) is None
+
+
+@pytest.mark.parametrize("kind", ["express", "express_written"])
+def test_an_express_consent_lasts_730_days(kind: str) -> None:
+    given = local(MADRID, 2024, 3, 4, 12, 0)
+    record = consent(kind, given)
+    last = local(MADRID, 2026, 3, 4, 11, 59, 59)  # a Wednesday, 730 days less one second
+    assert codes(decide(NUMBER, last, consents=[record])) == []
+    out = decide(NUMBER, local(MADRID, 2026, 3, 4, 12, 0), consents=[record])
+    assert codes(out) == ["consent.expired"]
+    assert "Ley 10/2025" in (out.reasons[0].citation or "")
+    # A renewal is a new consent and starts the two years again.
+    renewed = consent(kind, local(MADRID, 2026, 3, 3, 12, 0))
+    assert codes(decide(NUMBER, local(MADRID, 2026, 3, 4, 12, 0), consents=[record, renewed])) == []
+
+
+def test_a_customer_relationship_is_not_aged_by_the_renewal_rule() -> None:
+    contract = consent("contract", local(MADRID, 2021, 5, 3, 12, 0))
+    assert codes(decide(NUMBER, local(MADRID, 2026, 11, 24, 12, 0), consents=[contract])) == []
+
+
+def test_automated_consent_is_renewed_too() -> None:
+    record = consent("express", local(MADRID, 2024, 3, 4, 12, 0))
+    at = local(MADRID, 2026, 3, 4, 12, 0)
+    out = decide(NUMBER, at, technology="prerecorded", consents=[record])
+    assert sources(out) == ["ES:es.consent", "ES:es.automated.consent"]
+    assert codes(out) == ["consent.expired", "consent.expired"]
+    before = local(MADRID, 2025, 12, 23, 12, 0)  # the rule before Ley 10/2025 did not age it
+    old = consent("express", local(MADRID, 2023, 7, 1, 12, 0))
+    assert codes(decide(NUMBER, before, technology="prerecorded", consents=[old])) == []
+
+
+def test_the_renewal_rule_says_the_transition_is_unconfirmed() -> None:
+    rules: dict[str, Any] = {r.id: r for r in BOOK.packs["ES"].rules}
+    assert rules["es.consent"].effective_from == dt.date(2025, 12, 28)
+    assert rules["es.consent.before_ley10"].effective_to == dt.date(2025, 12, 28)
+    for rule_id in ("es.consent", "es.automated.consent"):
+        assert "UNCONFIRMED" in (rules[rule_id].note or "")
