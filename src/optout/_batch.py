@@ -903,6 +903,9 @@ class BatchRun:
         self.book: RuleBook = client._rules
         self.dialect = client.engine.dialect.name
         self.history, self.grace = _book_limits(self.book)
+        # Declared blackouts, read once: every row of the run is decided at ``at``.
+        with translate_errors(client.engine), client.engine.connect() as conn:
+            self.blackouts = client.blackouts.for_call(conn, when)
         self._lock = threading.RLock()
         # Held while a group's answer is worked out (pure Python: two threads working out
         # the same answers at once, as a scrub's first chunks would, only double the work).
@@ -1545,6 +1548,7 @@ class BatchRun:
                 registered=registrations.get(phone.e164, ()) if prof.needs.registrations else (),
                 attempts=unit_attempts,
                 abandonment=tuple(self._abandonment[p] for p in prof.needs.abandonment),
+                blackouts=self.blackouts,
             )
             loc = int(loc_of[i])
             units.append(
@@ -1670,6 +1674,7 @@ class BatchRun:
             CallFacts(
                 registry=facts,
                 abandonment=tuple(self._abandonment[p] for p in prof.needs.abandonment),
+                blackouts=self.blackouts,
             ),
         )
         next_text: str | None = None
@@ -1826,6 +1831,7 @@ class BatchRun:
                 for name in prof.registries
             ),
             abandonment=tuple(self._abandonment[p] for p in prof.needs.abandonment),
+            blackouts=self.blackouts,
         )
         call = dataclasses.replace(self.template, phone=phone, person=who)
         return assemble(

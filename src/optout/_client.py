@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from optout._blackouts import BlackoutList
 from optout._consents import ConsentList, RegistrationList
 from optout._core import CallFacts, assemble, backend_failed, invalid_decision, no_backend
 from optout._db import (
@@ -199,6 +200,7 @@ class Compliance:
         self.suppressions = SuppressionList(self._engine, default_region=region, privacy=privacy)
         self.consents = ConsentList(self._engine, default_region=region, privacy=privacy)
         self.registrations = RegistrationList(self._engine, default_region=region, privacy=privacy)
+        self.blackouts = BlackoutList(self._engine)
         self.registry_store = RegistryStore(
             self._engine,
             None if snapshot_dir is None else pathlib.Path(snapshot_dir),
@@ -504,6 +506,7 @@ class Compliance:
             registered=tuple(registered),
             attempts=tuple(attempts),
             abandonment=tuple(counts),
+            blackouts=self.blackouts.for_call(conn, when),
         )
         return assemble(self._rules, call, location, needs, facts, conn.dialect.name)
 

@@ -21,7 +21,7 @@ from optout._ledger import record_change
 from optout._numbers import normalize
 from optout._privacy import CLEAR, Privacy
 from optout._rules._engine import ConsentFact
-from optout._rules._model import ConsentKind
+from optout._rules._model import ConsentKind, ConsentScope
 from optout._schema import consents as _c
 from optout._schema import registrations as _r
 from optout._suppressions import SOURCES
@@ -59,6 +59,8 @@ class Consent:
     revoked_at: dt.datetime | None = None
     revoked_by: str | None = None
     revoke_reason: str | None = None
+    #: What the consent covers beyond the call itself (:class:`optout.ConsentScope`).
+    scopes: frozenset[ConsentScope] = frozenset()
 
     def fact(self) -> ConsentFact:
         """The record as the rules engine sees it."""
@@ -71,6 +73,7 @@ class Consent:
             brand=self.brand,
             revoked_at=self.revoked_at,
             expires_at=self.expires_at,
+            scopes=frozenset(s.value for s in self.scopes),
         )
 
 
@@ -99,6 +102,7 @@ def _row(row: sa.Row[Any]) -> Consent:
         revoked_at=m["revoked_at"],
         revoked_by=m["revoked_by"],
         revoke_reason=m["revoke_reason"],
+        scopes=frozenset(ConsentScope(v) for v in (m["scopes"] or "").split(",") if v),
     )
 
 
@@ -113,6 +117,13 @@ def _joined(
     if not members:
         raise ConfigurationError(f"{name}s must name at least one, or be None for all")
     return ",".join(members)
+
+
+def _scopes(values: Iterable[ConsentScope | str]) -> str | None:
+    if isinstance(values, str):
+        values = [values]
+    members = sorted({coerce(ConsentScope, v, name="consent scope").value for v in values})
+    return ",".join(members) or None
 
 
 def _text(value: object, name: str, *, limit: int = 200) -> str | None:
@@ -150,8 +161,13 @@ class ConsentList:
         source: str = "api",
         actor: str | None = None,
         region: str | None = None,
+        scopes: Iterable[ConsentScope | str] = (),
     ) -> Consent:
         """Record a consent, durably, and return it.
+
+        ``scopes`` says what the consent covers beyond being called at all:
+        ``"outside_hours"`` is consent to calls outside the law's regular days and hours
+        (France, Minas Gerais, New York lift their hours only for it).
 
         Raises:
             ConfigurationError: ``given_at`` in the future, an expiry before it, unknown
@@ -182,6 +198,7 @@ class ConsentList:
             "source": source,
             "actor": _text(actor, "actor"),
             "created_at": now,
+            "scopes": _scopes(scopes),
         }
         with writing(self._engine) as conn:
             new_id = conn.execute(_c.insert().values(**values).returning(_c.c.id)).scalar_one()

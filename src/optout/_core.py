@@ -22,7 +22,7 @@ from optout._location import Location
 from optout._numbers import PhoneNumber
 from optout._rules._book import RuleBook
 from optout._rules._decide import RuleCall, RuleOutcome, check_rules
-from optout._rules._engine import AttemptFact, RegistryFact
+from optout._rules._engine import AttemptFact, BlackoutFact, RegistryFact
 from optout._suppressions import Suppression
 from optout._vocab import Scope
 
@@ -66,6 +66,8 @@ class CallFacts:
     registered: tuple[tuple[str, dt.datetime], ...] = ()
     attempts: tuple[AttemptFact, ...] = ()
     abandonment: tuple[tuple[int, int, int], ...] = ()
+    #: Declared blackouts not over before the call (``Compliance.blackouts``).
+    blackouts: tuple[BlackoutFact, ...] = ()
 
 
 def no_backend(registry: str) -> RegistryFact:
@@ -166,6 +168,7 @@ def outcome_of(book: RuleBook, call: RuleCall, location: Location, facts: CallFa
         abandonment=facts.abandonment,
         registry_facts=facts.registry,
         location=location,
+        blackouts=facts.blackouts,
     )
 
 

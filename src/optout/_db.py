@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 #: The newest migration of this version (a test checks it against the migration scripts).
 #: Opening a database at this revision reads its version row and imports no Alembic.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 __all__ = [
     "ENV_DATABASE_URL",

@@ -87,6 +87,13 @@ def needs_of(
         elif isinstance(rule, RegistryRule):
             registries.add(rule.registry)
             consents = consents or bool(rule.exempt)
+            # A stored registration date feeds the grace period and the exemption's
+            # registration test (consents given before it).
+            registrations = (
+                registrations
+                or rule.grace is not None
+                or bool(rule.exempt and rule.survives_registration is not None)
+            )
     return Needs(
         history=history,
         consents=consents,

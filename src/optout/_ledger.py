@@ -105,8 +105,8 @@ _MODES = ("all", "denials", "sample", "off")
 
 #: The tables whose changes :func:`record_change` records, and the actions it knows.
 #: ``erasures`` holds one row per honoured erasure request (:mod:`optout._erasure`).
-CHANGE_TABLES = frozenset({"suppressions", "consents", "registrations", "erasures"})
-CHANGE_ACTIONS = frozenset({"insert", "remove", "revoke", "erase"})
+CHANGE_TABLES = frozenset({"suppressions", "consents", "registrations", "erasures", "blackouts"})
+CHANGE_ACTIONS = frozenset({"insert", "remove", "revoke", "erase", "end"})
 
 #: The default retention: five years, as US TSR 16 CFR 310.5 and German UWG § 7a ask for.
 #: 5 * 365 days plus the two leap days a five-year span can hold (1 March 2027 to

@@ -16,6 +16,7 @@ __all__ = [
     "METADATA",
     "UTCDateTime",
     "attempts",
+    "blackouts",
     "consents",
     "registrations",
     "registry_answers",
@@ -125,6 +126,8 @@ consents = sa.Table(
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
     sa.Column("revoked_by", sa.String(200), nullable=True),
     sa.Column("revoke_reason", sa.String(500), nullable=True),
+    # Comma-separated ConsentScope values (e.g. "outside_hours"); NULL: none. Migration 0007.
+    sa.Column("scopes", sa.String(200), nullable=True),
     sa.Index("ix_consents_number", "number"),
     sa.Index("ix_consents_person", "person"),
 )
@@ -141,6 +144,27 @@ registrations = sa.Table(
     sa.Column("reference", sa.String(200), nullable=True),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
     sa.Index("ix_registrations_number", "number", "registry"),
+)
+
+# Declared no-call periods (states of emergency, ad-hoc no-call days): migration 0007.
+blackouts = sa.Table(
+    "blackouts",
+    METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    # A jurisdiction id: "US-NY", "US", "IT".
+    sa.Column("area", sa.String(16), nullable=False),
+    # emergency | no_call_day
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("first_day", sa.Date(), nullable=False),
+    # NULL: until ended.
+    sa.Column("last_day", sa.Date(), nullable=True),
+    # Comma-separated purposes; NULL: every purpose.
+    sa.Column("purposes", sa.String(200), nullable=True),
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("reference", sa.String(200), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_blackouts_area", "area"),
 )
 
 registry_snapshots = sa.Table(

@@ -151,7 +151,9 @@ def test_bloctel_stops_deciding_on_2026_08_11(day: int, expected: list[str]) -> 
 def test_registry_reasons_cite_their_source() -> None:
     at = local(ROME, 2026, 11, 24, 11, 0)
     out = decide(IT, at, registry_facts=facts(at, it_rpo=listed("it_rpo", at)))
-    (reason,) = out.reasons
+    # A listing with no registration date on record also voids consents (none here).
+    assert [r.code for r in out.reasons] == ["consent.voided_by_registry", "registry.listed"]
+    reason = out.reasons[1]
     assert reason.code == "registry.listed"
     assert reason.source == "IT:it.rpo.registry"
     assert reason.citation

@@ -20,7 +20,7 @@ from optout._errors import ConfigurationError, PackError
 from optout._location import Location
 from optout._rules._calendar import HolidayCalendar, holidays_version
 from optout._rules._engine import BoundRule
-from optout._rules._model import Confidence, Pack
+from optout._rules._model import Confidence, ConsentRule, Pack
 from optout._rules._policy import Policy
 
 __all__ = ["PackError", "RuleBook", "builtin_packs", "load_pack"]
@@ -130,6 +130,11 @@ class RuleBook:
             belongs to no country, like ``+800``): ``"deny"`` (the default: optout cannot
             tell what the law allows there) or ``"allow"``, an explicit loosening recorded
             as evidence.
+        opt_in: references of *proposed* rules (bills not shown to be law, drafts) to
+            apply; a proposed rule binds no call unless named here. Recorded as evidence.
+        revoke_all: honour consent rules' ``revoke_all_from`` (the FCC rule that one
+            revocation ends every robocall/robotext consent of the caller, in force from
+            2027-01-31 as postponed). On by default; off is a loosening recorded as evidence.
     """
 
     packs: Mapping[str, Pack] = dataclasses.field(default_factory=builtin_packs)
@@ -139,6 +144,8 @@ class RuleBook:
     unknown_subdivision: Literal["all", "country"] = "all"
     consent_lifts: bool = True
     unsupported: Literal["deny", "allow"] = "deny"
+    opt_in: frozenset[str] = frozenset()
+    revoke_all: bool = True
 
     def __post_init__(self) -> None:
         misfiled = sorted(key for key, pack in self.packs.items() if key != pack.id)
@@ -150,6 +157,12 @@ class RuleBook:
         unknown = sorted(set(self.disabled) - known)
         if unknown:
             raise ConfigurationError(f"cannot disable unknown rules: {', '.join(unknown)}")
+        proposed = {f"{p.id}:{r.id}" for p in self.packs.values() for r in p.rules if r.proposed}
+        wrong = sorted(set(self.opt_in) - proposed)
+        if wrong:
+            raise ConfigurationError(
+                f"opt_in names rules that are not proposed rules of a pack: {', '.join(wrong)}"
+            )
         if self.unsupported not in ("deny", "allow"):
             raise ConfigurationError("unsupported must be 'deny' or 'allow'")
         if self.unknown_subdivision not in ("all", "country"):
@@ -206,11 +219,21 @@ class RuleBook:
                 ),
             )
         )
+        if self.opt_in:
+            out.append(
+                Evidence(
+                    kind="rule_settings",
+                    id="opt_in",
+                    source="RuleBook",
+                    detail=MappingProxyType({"opt_in": ",".join(sorted(self.opt_in))}),
+                )
+            )
         if (
             self.disabled
             or not self.include_unconfirmed
             or not self.consent_lifts
             or self.unsupported == "allow"
+            or not self.revoke_all
         ):
             out.append(
                 Evidence(
@@ -223,6 +246,7 @@ class RuleBook:
                             "include_unconfirmed": str(self.include_unconfirmed),
                             "consent_lifts": str(self.consent_lifts),
                             "unsupported": self.unsupported,
+                            "revoke_all": str(self.revoke_all),
                         }
                     ),
                 )
@@ -256,10 +280,14 @@ def _pack_rules(
             ref = f"{pack.id}:{rule.id}"
             if ref in book.disabled:
                 continue
+            if rule.proposed and ref not in book.opt_in:
+                continue
             if rule.confidence is Confidence.UNCONFIRMED and not book.include_unconfirmed:
                 continue
             if rule.lifted_by_consent and not book.consent_lifts:
                 rule = rule.model_copy(update={"lifted_by_consent": frozenset()})
+            if not book.revoke_all and isinstance(rule, ConsentRule) and rule.revoke_all_from:
+                rule = rule.model_copy(update={"revoke_all_from": None})
             out.append(BoundRule(source=pack.id, rule=rule, calendar=calendar))
     return tuple(out)
 
@@ -273,6 +301,8 @@ def _calendar(book: RuleBook, pack: Pack, subdivisions: Iterable[str]) -> Holida
     subs = sorted(subdivisions)
     if not subs and book.unknown_subdivision == "all":
         subs = _official_subdivisions(spec.country)
+    # Sub-state jurisdictions (New York City) have no calendar of their own.
+    subs = [s for s in subs if s in _official_subdivisions(spec.country)]
     return HolidayCalendar(spec, subs or None)
 
 

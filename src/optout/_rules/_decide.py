@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from types import MappingProxyType
 
 from optout._decision import Evidence, Reason
 from optout._location import Location, locate
@@ -12,6 +13,7 @@ from optout._numbers import PhoneNumber
 from optout._rules._book import RuleBook
 from optout._rules._engine import (
     AttemptFact,
+    BlackoutFact,
     BoundRule,
     ConsentFact,
     RegistryFact,
@@ -20,9 +22,10 @@ from optout._rules._engine import (
     next_allowed_at,
     zones_of,
 )
+from optout._rules._model import BlackoutRule, Confidence
 from optout._vocab import Channel, Purpose, Technology
 
-__all__ = ["RuleCall", "RuleOutcome", "check_rules"]
+__all__ = ["RuleCall", "RuleOutcome", "check_rules", "with_blackouts"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,10 +76,13 @@ def check_rules(
     abandonment: Sequence[tuple[int, int, int]] = (),
     registry_facts: Sequence[RegistryFact] = (),
     location: Location | None = None,
+    blackouts: Sequence[BlackoutFact] = (),
 ) -> RuleOutcome:
     """Evaluate every rule that binds ``call`` at ``call.at``."""
     where = location or call.location()
     rules = book.rules_for(where, campaign=call.campaign, brand=call.brand)
+    if blackouts:
+        rules = with_blackouts(rules, blackouts, where, book)
     situation = Situation(
         number=call.phone.e164,
         number_type=call.phone.number_type,
@@ -108,6 +114,85 @@ def check_rules(
             ),
         )
     evidence = book.evidence(where, campaign=call.campaign, brand=call.brand)
+    evidence.extend(
+        Evidence(
+            kind="blackout",
+            id=b.id,
+            source=b.source,
+            date=None,
+            detail=MappingProxyType(
+                {
+                    "area": b.area,
+                    "kind": b.kind,
+                    "first": b.first.isoformat(),
+                    "last": b.last.isoformat() if b.last else "",
+                }
+            ),
+        )
+        for b in _matching(blackouts, where, book)
+    )
     return RuleOutcome(
         reasons=tuple(reasons), evidence=tuple(evidence), rules=rules, situation=situation
     )
+
+
+def _matching(
+    blackouts: Sequence[BlackoutFact], where: Location, book: RuleBook
+) -> list[BlackoutFact]:
+    """The declared blackouts whose area may hold the callee (an unknown subdivision
+    holds every one of the country, as for packs, unless ``unknown_subdivision`` says
+    otherwise)."""
+    out = []
+    for b in blackouts:
+        country, _, sub = b.area.partition("-")
+        if country != where.country:
+            continue
+        unknown = not where.subdivisions and book.unknown_subdivision == "all"
+        if sub and sub not in where.subdivisions and not unknown:
+            continue
+        out.append(b)
+    return out
+
+
+def with_blackouts(
+    rules: tuple[BoundRule, ...],
+    blackouts: Sequence[BlackoutFact],
+    where: Location,
+    book: RuleBook,
+) -> tuple[BoundRule, ...]:
+    """``rules`` with the declared blackouts that may hold the callee applied.
+
+    A pack blackout rule whose ``declared`` kinds include a fact's kind, in the fact's own
+    jurisdiction, applies it on the rule's terms (purposes, consent exemptions, citation).
+    A fact no such rule takes becomes a rule of its own, for every purpose it names (all
+    when it names none), cited by the fact's source.
+    """
+    matched = _matching(blackouts, where, book)
+    if not matched:
+        return rules
+    taken: set[str] = set()
+    out: list[BoundRule] = []
+    for bound in rules:
+        rule = bound.rule
+        if isinstance(rule, BlackoutRule) and rule.declared:
+            mine = tuple(b for b in matched if b.area == bound.source and b.kind in rule.declared)
+            if mine:
+                taken.update(b.id for b in mine)
+                bound = dataclasses.replace(bound, blackouts=bound.blackouts + mine)
+        out.append(bound)
+    for b in matched:
+        if b.id in taken:
+            continue
+        rule = BlackoutRule(
+            kind="blackout",
+            id=f"declared.{b.id}",
+            title=f"declared {'state of emergency' if b.kind == 'emergency' else 'no-call day'}"
+            f" for {b.area}",
+            purposes=b.purposes if b.purposes is not None else frozenset(Purpose),
+            declared=frozenset({b.kind}),
+            confidence=Confidence.PRIMARY,
+            citation=b.source,
+            note="a blackout declared at run time (Compliance.blackouts)",
+        )
+        out.append(BoundRule(source=f"blackout:{b.id}", rule=rule, blackouts=(b,)))
+    return tuple(out)

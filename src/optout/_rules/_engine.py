@@ -37,6 +37,7 @@ from optout._vocab import Channel, NumberType, Outcome, Purpose, Technology
 
 __all__ = [
     "AttemptFact",
+    "BlackoutFact",
     "BoundRule",
     "ConsentFact",
     "RegistryFact",
@@ -81,6 +82,29 @@ class ConsentFact:
     brand: str | None = None  # None: the whole company
     revoked_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
+    #: What the consent covers beyond the call itself (``ConsentScope`` values).
+    scopes: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlackoutFact:
+    """A declared no-call period (a state of emergency, an ad-hoc no-call day), as stored.
+
+    ``area`` is a jurisdiction id (``"US-NY"``, ``"US"``, ``"IT"``); ``first`` and ``last``
+    are local dates, both included (``last=None``: until it is ended). ``purposes=None``
+    covers every purpose.
+    """
+
+    id: str
+    area: str
+    kind: Literal["emergency", "no_call_day"]
+    first: dt.date
+    last: dt.date | None
+    source: str
+    purposes: frozenset[Purpose] | None = None
+
+    def covers(self, day: dt.date) -> bool:
+        return self.first <= day and (self.last is None or day <= self.last)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -137,10 +161,27 @@ class Situation:
         return RegistryFact(registry=registry, status="unknown")
 
     def registered(self, registry: str) -> dt.datetime | None:
-        for name, since in self.registrations:
-            if name == registry:
-                return since
-        return None
+        """The latest known registration date (the strict one for voiding consents)."""
+        dates = [since for name, since in self.registrations if name == registry]
+        return max(dates) if dates else None
+
+    def first_registered(self, registry: str) -> dt.datetime | None:
+        """The earliest known registration date (the strict one for a grace period)."""
+        dates = [since for name, since in self.registrations if name == registry]
+        return min(dates) if dates else None
+
+    def local(self, t: dt.datetime) -> dt.datetime:
+        """``t`` on the callee's wall clock (their first candidate zone; UTC without one)."""
+        return t.astimezone(self.zones[0] if self.zones else dt.UTC)
+
+    def local_date(self, t: dt.datetime) -> str:
+        """``t``'s date on the callee's wall clock, for messages. A UTC midnight is a
+        date-only value (a registry that gives dates, stored as that day's start in UTC):
+        it reads as that date, not as the evening before in a western zone."""
+        utc = t.astimezone(dt.UTC)
+        if utc.time() == dt.time(0):
+            return f"{utc:%Y-%m-%d}"
+        return f"{self.local(t):%Y-%m-%d}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,6 +191,8 @@ class BoundRule:
     source: str  # "US-FL" or "policy:acme"
     rule: Rule
     calendar: HolidayCalendar | None = None
+    #: Declared blackouts this (blackout) rule applies, matched to its jurisdiction.
+    blackouts: tuple[BlackoutFact, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -189,6 +232,8 @@ def applies(bound: BoundRule, s: Situation, at: dt.datetime) -> bool:
         return False
     if rule.lifted_by_consent:
         lift = _valid_consents(s, at, rule.lifted_by_consent, {}, None, None)
+        if rule.lifted_by_scope is not None:
+            lift = [c for c in lift if rule.lifted_by_scope.value in c.scopes]
         if lift:
             return False
     return True
@@ -203,7 +248,11 @@ def _day_ranges(bound: BoundRule, day: dt.date) -> tuple[tuple[TimeRange, ...], 
     if not rule.in_force(day):
         return _FULL_DAY, "ordinary"
     if isinstance(rule, BlackoutRule):
-        banned = day in rule.dates or any(a <= day <= b for a, b in rule.ranges)
+        banned = (
+            day in rule.dates
+            or any(a <= day <= b for a, b in rule.ranges)
+            or any(b.covers(day) for b in bound.blackouts)
+        )
         return ((), "blackout") if banned else (_FULL_DAY, "ordinary")
     assert isinstance(rule, WindowRule)
     schedule = rule.schedule
@@ -278,6 +327,15 @@ def _calendar_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
     rule = bound.rule
     if kind == "blackout":
         code, message = "blackout.declared", f"{where} is a declared no-call day"
+        declared = [b for b in bound.blackouts if b.covers(local.date())]
+        if declared:
+            b = declared[0]
+            what = "state of emergency" if b.kind == "emergency" else "no-call day"
+            span = f"{b.first}..{b.last}" if b.last else f"from {b.first}, until ended"
+            message = (
+                f"{where} falls in a declared {what} for {b.area} ({span}; "
+                f"source: {b.source}; blackout {b.id})"
+            )
     elif kind == "holiday":
         name = bound.calendar.name(local.date()) if bound.calendar else None
         code, message = "window.holiday", f"{where} is a public holiday ({name})"
@@ -404,6 +462,10 @@ def _cooldown_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
 # -- consent --------------------------------------------------------------------------------
 
 
+#: A registration whose date is not known: treated as later than every consent.
+UNKNOWN_DATE = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 def _valid_consents(
     s: Situation,
     at: dt.datetime,
@@ -411,8 +473,17 @@ def _valid_consents(
     max_age: dict[ConsentKind, dt.timedelta],
     registered: dt.datetime | None,
     survives: frozenset[ConsentKind] | None,
+    revoke_all_from: dt.date | None = None,
 ) -> list[ConsentFact]:
+    """Consents of ``kinds`` that cover the call and hold at ``at``.
+
+    ``registered`` (:data:`UNKNOWN_DATE` when the number is listed on a date nobody
+    knows) voids consents given before it unless their kind is in ``survives``. With
+    ``revoke_all_from``, a revocation at or after that date ends every consent of the same
+    brand given before it, whatever its purpose or channel.
+    """
     wanted = frozenset(kinds)
+    cutoff = _revoked_all(s, at, revoke_all_from) if revoke_all_from is not None else None
     out = []
     for c in s.consents:
         if c.kind not in wanted or not _covers(c, s):
@@ -432,8 +503,29 @@ def _valid_consents(
             and (c.given_at < registered and c.kind not in survives)
         ):
             continue
+        if cutoff is not None and c.given_at < cutoff.get(c.brand, cutoff.get(None, _NEVER)):
+            continue
         out.append(c)
     return out
+
+
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _revoked_all(
+    s: Situation, at: dt.datetime, since: dt.date
+) -> dict[str | None, dt.datetime] | None:
+    """Per brand (``None``: the whole company), the latest revocation at or before ``at``
+    made on or after ``since`` (UTC date): consents of that brand given before it end."""
+    out: dict[str | None, dt.datetime] = {}
+    for c in s.consents:
+        r = c.revoked_at
+        if r is not None and r <= at and r.astimezone(dt.UTC).date() >= since:
+            out[c.brand] = max(out.get(c.brand, r), r)
+    if None in out:  # a company-wide revocation ends the brands' consents too
+        for brand in {c.brand for c in s.consents}:
+            out[brand] = max(out.get(brand, out[None]), out[None])
+    return out or None
 
 
 def _covers(c: ConsentFact, s: Situation) -> bool:
@@ -445,15 +537,34 @@ def _covers(c: ConsentFact, s: Situation) -> bool:
     return c.brand is None or c.brand == s.brand
 
 
+def _registration(s: Situation, registry: str) -> dt.datetime | None:
+    """When the number was registered in ``registry``, for voiding consents: the latest
+    known date, :data:`UNKNOWN_DATE` when the registry lists it but no date is known (a
+    returned RPO list never carries one), ``None`` when it is not known to be listed."""
+    since = s.registered(registry)
+    if since is not None:
+        return since
+    return UNKNOWN_DATE if s.registry_fact(registry).status == "listed" else None
+
+
+def _revoke_from(rule: ConsentRule, s: Situation) -> dt.date | None:
+    """The revoke-all date of ``rule`` when the call is of a kind it covers."""
+    if rule.revoke_all_from is None or s.technology not in rule.technologies:
+        return None
+    return rule.revoke_all_from
+
+
 def _consent_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
     rule = bound.rule
     assert isinstance(rule, ConsentRule)
-    registered = s.registered(rule.registry) if rule.registry else None
+    registered = _registration(s, rule.registry) if rule.registry else None
     if rule.registry is not None and registered is None:
         return None  # the rule binds registered numbers only
     survives = rule.survives_registration if rule.registry else None
-    valid = _valid_consents(s, at, rule.accepted, rule.max_age, registered, survives)
-    voids = [since for name in rule.voided_by if (since := s.registered(name)) is not None]
+    valid = _valid_consents(
+        s, at, rule.accepted, rule.max_age, registered, survives, _revoke_from(rule, s)
+    )
+    voids = [since for name in rule.voided_by if (since := _registration(s, name)) is not None]
     if voids:
         valid = [c for c in valid if c.given_at >= max(voids)]
     down = [
@@ -479,16 +590,38 @@ def _consent_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason |
     kinds = ", ".join(sorted(k.value for k in rule.accepted))
     if voids and any(c.given_at < max(voids) for c in relevant):
         code = "consent.voided_by_registry"
+        when = (
+            "on a date not on record"
+            if max(voids) is UNKNOWN_DATE
+            else (f"on {s.local_date(max(voids))}")
+        )
         message = (
-            f"the number changed hands on {max(voids):%Y-%m-%d} "
+            f"the number changed hands {when} "
             f"({', '.join(sorted(rule.voided_by))}); consents ({kinds}) given before "
             "that came from its previous subscriber"
+        )
+    elif registered is UNKNOWN_DATE:
+        code = "consent.voided_by_registry"
+        keeps = ", ".join(sorted(k.value for k in survives or ())) or "none"
+        message = (
+            f"listed in {rule.registry} on a date that is not on record, so no consent "
+            f"({kinds}) can be shown to postdate the registration (kinds that survive it: "
+            f"{keeps}); record the date with Compliance.registrations.record("
+            f"{rule.registry!r}, number, registered_at=..., source=...)"
         )
     elif registered is not None:
         code = "consent.voided_by_registry"
         message = (
-            f"registered in {rule.registry} since {registered:%Y-%m-%d}; no consent "
+            f"registered in {rule.registry} since {s.local_date(registered)}; no consent "
             f"({kinds}) given after that date"
+        )
+    elif _revoke_from(rule, s) is not None and any(
+        c.given_at <= at and c.revoked_at is None for c in relevant
+    ):
+        code = "consent.revoked"
+        message = (
+            f"a revocation of another consent of this caller ends this one too "
+            f"(revoke-all, from {_revoke_from(rule, s)})"
         )
     elif any(c.revoked_at is not None and c.revoked_at <= at for c in relevant):
         code, message = "consent.revoked", f"the consent ({kinds}) was revoked"
@@ -532,6 +665,31 @@ def _abandonment_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reas
     return _reason(bound, "abandonment.rate_exceeded", message, None)
 
 
+def _expiry(rule: RegistryRule, fact: RegistryFact, s: Situation) -> dt.datetime:
+    """The first instant at which ``fact`` no longer shows the number was checked.
+
+    ``elapsed``: ``validity`` after the check. The day-counting modes count dates on the
+    callee's wall clock, in every candidate zone (the earliest lapse wins): an answer
+    obtained on local day D lapses at the local midnight that starts day D + N + 1
+    (``days_before_call``: no more than N days before the call's date) or D + N
+    (``period_ending_on_call_day``: inside the N-day period ending on the call's day).
+    """
+    assert fact.checked_at is not None
+    validity = fact.validity or rule.validity
+    if rule.validity_counts == "elapsed" or fact.validity is not None:
+        expires = fact.checked_at + validity
+    else:
+        days = validity.days + (1 if rule.validity_counts == "days_before_call" else 0)
+        zones = s.zones or (zone("UTC"),)
+        expires = min(
+            first_instant_at(fact.checked_at.astimezone(tz).date() + dt.timedelta(days), 0, tz)
+            for tz in zones
+        )
+    if fact.valid_until is not None:
+        expires = min(expires, fact.valid_until)
+    return expires
+
+
 def _registry_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
     rule = bound.rule
     assert isinstance(rule, RegistryRule)
@@ -554,32 +712,52 @@ def _registry_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
             f"the number was never checked against {name}: {rule.title}",
             None,
         )
-    expires = fact.checked_at + (fact.validity or rule.validity)
-    if fact.valid_until is not None:
-        expires = min(expires, fact.valid_until)
+    if fact.checked_at > at:
+        # An answer obtained after the call cannot show what the registry said at the
+        # call (a replay of an earlier instant, or a clock running behind): not consulted.
+        if fact.fail_open:
+            return None
+        return _reason(
+            bound,
+            "registry.not_consulted",
+            f"the {name} answer is dated {s.local(fact.checked_at):%Y-%m-%d %H:%M %Z}, after "
+            f"the call; it cannot show the number was checked before it: {rule.title}",
+            None,
+        )
+    expires = _expiry(rule, fact, s)
     if at >= expires:
         if fact.fail_open:
             return None
         return _reason(
             bound,
             "registry.expired",
-            f"the {name} answer from {fact.checked_at:%Y-%m-%d} expired on "
-            f"{expires:%Y-%m-%d %H:%M} UTC; consult it again: {rule.title}",
+            f"the {name} answer from {s.local_date(fact.checked_at)} expired on "
+            f"{s.local(expires):%Y-%m-%d %H:%M %Z}; consult it again: {rule.title}",
             None,
         )
-    if fact.status != "listed":
+    if fact.status != "listed" or not rule.listing_denies:
         return None
-    if fact.registered_at is not None and rule.grace is not None:
-        binding = fact.registered_at + rule.grace
-        if at < binding:
-            return None  # the registration is not binding yet (the law's grace period)
-    if rule.exempt and _valid_consents(s, at, rule.exempt, rule.exempt_max_age, None, None):
-        return None
-    since = f" since {fact.registered_at:%Y-%m-%d}" if fact.registered_at else ""
+    # The registration date: the answer's own, else a stored one (the earliest known,
+    # the strict choice for a grace period). Unknown: no grace, and no consent given
+    # before it can be shown to survive it.
+    known = [d for d in (fact.registered_at, s.first_registered(name)) if d is not None]
+    since_at = min(known) if known else None
+    if since_at is not None and rule.grace is not None and at < since_at + rule.grace:
+        return None  # the registration is not binding yet (the law's grace period)
+    if rule.exempt:
+        registered: dt.datetime | None = None
+        if rule.survives_registration is not None:
+            latest = [d for d in (fact.registered_at, s.registered(name)) if d is not None]
+            registered = max(latest) if latest else UNKNOWN_DATE
+        if _valid_consents(
+            s, at, rule.exempt, rule.exempt_max_age, registered, rule.survives_registration
+        ):
+            return None
+    since = f" since {s.local_date(since_at)}" if since_at else " (registration date unknown)"
     return _reason(
         bound,
         "registry.listed",
-        f"registered in {name}{since} (checked {fact.checked_at:%Y-%m-%d}): {rule.title}",
+        f"registered in {name}{since} (checked {s.local_date(fact.checked_at)}): {rule.title}",
         None,
     )
 

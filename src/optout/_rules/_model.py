@@ -27,6 +27,7 @@ __all__ = [
     "BlackoutRule",
     "CapRule",
     "Confidence",
+    "ConsentScope",
     "ConsentKind",
     "ConsentRule",
     "CooldownRule",
@@ -64,6 +65,19 @@ class ConsentKind(enum.StrEnum):
     CONTRACT = "contract"
     EBR_PURCHASE = "ebr_purchase"
     EBR_INQUIRY = "ebr_inquiry"
+
+
+class ConsentScope(enum.StrEnum):
+    """What a consent covers beyond "you may call me" (a consent carries zero or more).
+
+    ``outside_hours``: the callee agreed to calls outside the law's regular days and hours
+    (France D.223-9 al. 2 "consentement exprès et préalable" to that; Minas Gerais
+    "autorização específica"; New York "express consent to the call at a different time").
+    A rule lifted by consent with ``lifted_by_scope`` set is lifted only by a consent that
+    carries the scope, not by the consent to be called at all.
+    """
+
+    OUTSIDE_HOURS = "outside_hours"
 
 
 class ScopeKey(enum.StrEnum):
@@ -257,11 +271,19 @@ class _RuleBase(BaseModel):
     note: str | None = None
     #: Consent kinds that lift this rule where the law says so (French hours, Utah days).
     lifted_by_consent: frozenset[ConsentKind] = frozenset()
+    #: With ``lifted_by_consent``: only a consent that carries this scope lifts the rule
+    #: (French hours need consent to calls outside them, not the consent every call needs).
+    lifted_by_scope: ConsentScope | None = None
+    #: Opt-in only: a proposed rule (a bill, a draft) that binds no call unless the
+    #: RuleBook names it in ``opt_in``.
+    proposed: bool = False
 
     @model_validator(mode="after")
     def _dates(self) -> _RuleBase:
         if self.effective_from and self.effective_to and self.effective_to <= self.effective_from:
             raise ValueError("effective_to must be after effective_from")
+        if self.lifted_by_scope is not None and not self.lifted_by_consent:
+            raise ValueError("lifted_by_scope needs lifted_by_consent (the consent kinds)")
         return self
 
     def in_force(self, day: dt.date) -> bool:
@@ -279,11 +301,17 @@ class WindowRule(_RuleBase):
 
 
 class BlackoutRule(_RuleBase):
-    """No calls on listed local dates (declared emergencies, governor-declared days)."""
+    """No calls on listed local dates (declared emergencies, governor-declared days).
+
+    ``declared`` names the kinds of runtime blackouts (``Compliance.blackouts``) this rule
+    applies for its own jurisdiction: a declared emergency in New York is stored as a fact
+    with its source and dates, and the pack's rule says whom it binds and who is exempt.
+    """
 
     kind: Literal["blackout"]
     dates: tuple[dt.date, ...] = ()
     ranges: tuple[tuple[dt.date, dt.date], ...] = ()  # inclusive date ranges
+    declared: frozenset[Literal["emergency", "no_call_day"]] = frozenset()
 
     @field_validator("ranges")
     @classmethod
@@ -295,8 +323,8 @@ class BlackoutRule(_RuleBase):
 
     @model_validator(mode="after")
     def _some(self) -> BlackoutRule:
-        if not self.dates and not self.ranges:
-            raise ValueError("a blackout rule needs dates or ranges")
+        if not self.dates and not self.ranges and not self.declared:
+            raise ValueError("a blackout rule needs dates, ranges or declared kinds")
         return self
 
 
@@ -337,6 +365,11 @@ class ConsentRule(_RuleBase):
     #: Reassigned Numbers Database: a consent given before the number was disconnected
     #: came from someone else).
     voided_by: frozenset[str] = frozenset()
+    #: From this date one revocation ends every consent of the caller (brand) for calls of
+    #: the rule's technologies, given before it, whatever its purpose (the FCC's
+    #: "revoke-all" rule, 47 CFR 64.1200(a)(10)); ``RuleBook(revoke_all=False)`` turns it
+    #: off, recorded as a loosening.
+    revoke_all_from: dt.date | None = None
 
 
 class RegistryRule(_RuleBase):
@@ -353,9 +386,25 @@ class RegistryRule(_RuleBase):
     kind: Literal["registry"]
     registry: str = Field(pattern=r"^[a-z0-9_]+$")
     validity: Duration
+    #: How the law counts ``validity`` (see docs/rules.md, "Registry freshness"):
+    #: ``elapsed``: the answer lapses ``validity`` after it was obtained (24-hour days);
+    #: ``days_before_call``: obtained no more than N days before the date of the call (US
+    #: 16 CFR 310.4(b)(3)(iv), Canada UTR Part II), dates in the callee's local time;
+    #: ``period_ending_on_call_day``: obtained within the N-day period ending on the day of
+    #: the call, that day included (Australia DNCR Act s.11(3)).
+    validity_counts: Literal["elapsed", "days_before_call", "period_ending_on_call_day"] = "elapsed"
     grace: Duration | None = None
     exempt: frozenset[ConsentKind] = frozenset()
     exempt_max_age: dict[ConsentKind, Duration] = Field(default_factory=dict)
+    #: When set, an exempting consent given before the number's registration (or when
+    #: that date is unknown) counts only if its kind is listed here (Italy: a registration
+    #: voids earlier consents but contracts). ``None``: the date does not matter (the US
+    #: established business relationship exempts whenever it began).
+    survives_registration: frozenset[ConsentKind] | None = None
+    #: ``False``: the rule only requires a fresh answer; a listing does not deny by itself
+    #: (Maine's duty to check the Reassigned Numbers Database, whose answer voids
+    #: consents through consent rules' ``voided_by``).
+    listing_denies: bool = True
 
 
 class AbandonmentRule(_RuleBase):
