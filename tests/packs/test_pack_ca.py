@@ -1,4 +1,5 @@
-"""Canada: the CRTC curfew, and British Columbia's holidays and 1-call-per-30-days cap."""
+"""Canada: the CRTC curfew and ADAD consent; British Columbia's holidays and 1-call-per-30-days
+cap."""
 
 from __future__ import annotations
 
@@ -200,3 +201,61 @@ def test_every_reason_cites_its_source() -> None:
     assert reason.citation is not None
     assert "Telemarketer Licensing Regulation" in reason.citation
     assert reason.confidence == "secondary"
+
+
+# -- ADAD Rules (UTR Part IV): recorded solicitation needs express consent --------------------
+
+NOON = local(TORONTO, 2026, 11, 24, 12, 0)
+GIVEN = local(TORONTO, 2025, 3, 3, 12, 0)
+
+
+@pytest.mark.parametrize("technology", ["prerecorded", "artificial_voice"])
+@pytest.mark.parametrize("purpose", ["marketing", "sales", "charity"])
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (None, ["consent.missing"]),
+        ("express", []),
+        ("express_written", []),
+        ("ebr_purchase", ["consent.missing"]),  # no business-relationship exception
+        ("ebr_inquiry", ["consent.missing"]),
+        ("contract", ["consent.missing"]),
+    ],
+)
+def test_adad_solicitation_needs_express_consent(
+    technology: str, purpose: str, kind: str | None, expected: list[str]
+) -> None:
+    consents = [] if kind is None else [consent(kind, GIVEN)]
+    out = decide(OTTAWA, NOON, technology=technology, purpose=purpose, consents=consents)
+    assert codes(out) == expected
+    assert all(s == "CA:ca.crtc.adad.consent" for s in sources(out))
+
+
+@pytest.mark.parametrize(
+    ("technology", "purpose"),
+    [
+        ("manual", "marketing"),  # a live agent
+        ("autodialed", "marketing"),  # a dialer that connects to a live agent
+        ("prerecorded", "survey"),  # no solicitation
+        ("prerecorded", "political"),
+        ("prerecorded", "informational"),
+    ],
+)
+def test_adad_consent_binds_recorded_solicitation_only(technology: str, purpose: str) -> None:
+    assert codes(decide(OTTAWA, NOON, technology=technology, purpose=purpose)) == []
+
+
+def test_adad_consent_is_primary_and_stacks_with_the_curfew() -> None:
+    out = decide(OTTAWA, local(TORONTO, 2026, 11, 24, 21, 30), technology="prerecorded")
+    assert sources(out) == ["CA:ca.crtc.hours", "CA:ca.crtc.adad.consent"]
+    adad = out.reasons[1]
+    assert adad.confidence == "primary"
+    assert "Part IV" in (adad.citation or "")
+    # Consent lets the recorded call through, but not after 21:30.
+    late = decide(
+        OTTAWA,
+        local(TORONTO, 2026, 11, 24, 21, 30),
+        technology="prerecorded",
+        consents=[consent("express", GIVEN)],
+    )
+    assert sources(late) == ["CA:ca.crtc.hours"]

@@ -1,4 +1,5 @@
-"""United Kingdom: Ofcom abandoned-call and answering-machine rules, PECR reg. 19 consent."""
+"""United Kingdom: Ofcom abandoned-call and answering-machine rules, PECR reg. 19 consent,
+reg. 22 consent for marketing texts, and TPS/CTPS for calls only."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import datetime as dt
 
 import pytest
 from _rulecheck import attempt, codes, consent, decide, local, sources
+
+from optout._rules._engine import RegistryFact
 
 NUMBER = "+44 20 7946 0123"
 OTHER = "+44 20 7946 0456"
@@ -181,3 +184,106 @@ def test_every_reason_cites_its_source() -> None:
         assert reason.confidence == "secondary"
     assert "Communications Act 2003" in (out.reasons[0].citation or "")
     assert "reg. 19" in (out.reasons[3].citation or "")
+
+
+# -- PECR reg. 22: marketing texts ----------------------------------------------------------
+
+MOBILE = "+44 7400 123456"  # libphonenumber's example GB mobile (fictional)
+TEXT_AT = local(LONDON, 2026, 11, 24, 12, 0)
+GIVEN = local(LONDON, 2025, 6, 2, 9, 0)
+
+
+def text(at: dt.datetime = TEXT_AT, **kw: object) -> list[str]:
+    return codes(decide(MOBILE, at, channel="sms", technology="manual", **kw))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (None, ["consent.missing"]),
+        ("express", []),
+        ("express_written", []),
+        ("ebr_purchase", []),  # the soft opt-in
+        ("ebr_inquiry", ["consent.missing"]),  # an inquiry is no sale
+        ("contract", ["consent.missing"]),
+    ],
+)
+def test_marketing_texts_need_consent_or_the_soft_opt_in(
+    kind: str | None, expected: list[str]
+) -> None:
+    consents = [] if kind is None else [consent(kind, GIVEN)]
+    assert text(consents=consents) == expected
+    assert text(consents=consents, purpose="sales") == expected
+
+
+def test_the_text_rule_cites_regulation_22() -> None:
+    out = decide(MOBILE, TEXT_AT, channel="sms", technology="manual")
+    (reason,) = out.reasons
+    assert reason.source == "GB:gb.pecr.sms.consent"
+    assert reason.confidence == "primary"
+    assert "reg. 22" in (reason.citation or "")
+
+
+def test_a_consent_to_calls_does_not_cover_texts() -> None:
+    calls_only = consent("express", GIVEN, channels=frozenset({"voice"}))
+    assert text(consents=[calls_only]) == ["consent.missing"]
+    texts = consent("express", GIVEN, channels=frozenset({"sms"}))
+    assert text(consents=[texts]) == []
+
+
+@pytest.mark.parametrize(
+    ("at", "kind", "expected"),
+    [
+        (local(LONDON, 2026, 2, 4, 23, 59), "ebr_inquiry", ["consent.missing"]),
+        (local(LONDON, 2026, 2, 4, 23, 59), "ebr_purchase", ["consent.missing"]),
+        (local(LONDON, 2026, 2, 4, 23, 59), "express", []),
+        (local(LONDON, 2026, 2, 5, 0, 0), "ebr_inquiry", []),  # SI 2026/82 in force
+        (local(LONDON, 2026, 2, 5, 0, 0), "ebr_purchase", []),
+        (local(LONDON, 2026, 2, 5, 0, 0), "contract", ["consent.missing"]),
+    ],
+)
+def test_the_charity_soft_opt_in_starts_on_5_february_2026(
+    at: dt.datetime, kind: str, expected: list[str]
+) -> None:
+    out = decide(
+        MOBILE,
+        at,
+        channel="sms",
+        technology="manual",
+        purpose="charity",
+        consents=[consent(kind, GIVEN)],
+    )
+    assert codes(out) == expected
+    before = at < local(LONDON, 2026, 2, 5, 0, 0)
+    rule = "gb.pecr.sms.consent.charity.before_duaa" if before else "gb.pecr.sms.consent.charity"
+    assert all(s == f"GB:{rule}" for s in sources(out))
+
+
+def test_political_texts_need_consent() -> None:
+    assert text(purpose="political", consents=[consent("ebr_purchase", GIVEN)]) == [
+        "consent.missing"
+    ]
+    assert text(purpose="political", consents=[consent("express", GIVEN)]) == []
+    assert text(purpose="survey") == []  # not direct marketing
+    assert text(purpose="informational") == []
+
+
+def test_tps_and_ctps_bind_calls_not_texts() -> None:
+    soft = [consent("ebr_purchase", GIVEN)]
+    listed = [
+        RegistryFact(
+            registry=name,
+            status="listed",
+            checked_at=TEXT_AT - dt.timedelta(days=1),
+            evidence="test",
+        )
+        for name in ("gb_tps", "gb_ctps")
+    ]
+    # A listed number may get a soft opt-in text, but not a marketing call.
+    assert text(consents=soft, registry_facts=listed) == []
+    call = decide(MOBILE, TEXT_AT, technology="manual", consents=soft, registry_facts=listed)
+    assert sources(call) == ["GB:gb.pecr.tps", "GB:gb.pecr.ctps"]
+    # A text does not need the registries consulted at all; a call does.
+    assert text(consents=soft, registry_facts=[]) == []
+    unchecked = decide(MOBILE, TEXT_AT, technology="manual", registry_facts=[])
+    assert codes(unchecked) == ["registry.not_consulted", "registry.not_consulted"]
