@@ -23,6 +23,14 @@ what the API promises (wrong content type, garbled JSON, missing fields) raises
 :class:`optout.RegistryFormatError`. :class:`HttpRemoteRegistry` turns both into
 ``unavailable`` facts, so a broken API never lets a call through.
 
+Ambiguous answers are malformed answers too, never read one way or the other: JSON with
+a repeated key (:func:`decode_json`; ``{"listed": true, "listed": false}`` is not "the
+last one wins"), ``NaN``/``Infinity``, and HTTP/1.1 framing that RFC 9112 section 6.3
+forbids or calls an error (:func:`check_framing`: ``Content-Length`` together with
+``Transfer-Encoding``, differing ``Content-Length`` values, a body of another length than
+its ``Content-Length``). The backends refuse, in the same way, a number answered twice
+with different answers and an answer for a number that was not asked about.
+
 Logging (logger ``optout.registries.http``) names the registry, the host and path, the
 HTTP status and the attempt; never credentials, request bodies or phone numbers.
 """
@@ -38,6 +46,7 @@ import logging
 import math
 import os
 import random
+import re
 import ssl
 import threading
 import time
@@ -71,6 +80,8 @@ __all__ = [
     "HttpRemoteRegistry",
     "Signer",
     "check_endpoint",
+    "check_framing",
+    "decode_json",
     "env_secret",
     "positive_timedelta",
 ]
@@ -503,6 +514,7 @@ class HttpClient:
         try:
             response = self.client.send(request, stream=True)
             try:
+                check_framing(self.name, response)
                 size = 0
                 for chunk in response.iter_bytes():
                     size += len(chunk)
@@ -513,6 +525,7 @@ class HttpClient:
                     if time.monotonic() - start > policy.deadline:
                         raise _Retry(f"answer not complete within {policy.deadline:g}s")
                     chunks.append(chunk)
+                check_framing(self.name, response, received=response.num_bytes_downloaded)
             finally:
                 response.close()
         except httpx.TimeoutException as exc:
@@ -580,12 +593,93 @@ class HttpClient:
         return f"HttpClient({self.name!r}, breaker={self.breaker.state})"
 
 
+class _RepeatedKey(ValueError):
+    """A JSON object of the answer has the same key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _NotJsonNumber(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python accepts them, JSON does not."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJsonNumber(name)
+
+
+#: Keys safe to name in a message: field names, never phone numbers or their hashes.
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z_-]{0,39}$")
+
+
 def decode_json(name: str, body: bytes) -> Any:
-    """Decode a JSON answer, or raise :class:`RegistryFormatError`."""
+    """Decode a JSON answer, or raise :class:`RegistryFormatError`.
+
+    Stricter than :func:`json.loads`, because an ambiguous answer must never be read as
+    a clean one: an object with a repeated key (``{"listed": true, "listed": false}``,
+    at any depth) is refused instead of keeping the last value, and so are ``NaN`` and
+    ``Infinity`` (not JSON) and answers nested too deeply to decode. Every backend that
+    reads JSON decodes it here.
+    """
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(
+            body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+        )
+    except _RepeatedKey as exc:
+        # Keys may be phone numbers or their hashes (Lista Robinson): name field names only.
+        which = f" {exc.key!r}" if _FIELD_NAME.match(exc.key) else ""
+        raise RegistryFormatError(
+            f"{name}: the answer repeats a key{which} in one JSON object, so it says two "
+            "things at once; it is not used"
+        ) from None
+    except _NotJsonNumber as exc:
+        raise RegistryFormatError(f"{name}: the answer is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise RegistryFormatError(f"{name}: the answer is nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RegistryFormatError(f"{name}: the answer is not valid JSON ({exc})") from None
+
+
+def check_framing(name: str, response: httpx.Response, *, received: int | None = None) -> None:
+    """Refuse an HTTP/1.1 answer whose framing RFC 9112 forbids or calls an error.
+
+    - ``Content-Length`` together with ``Transfer-Encoding`` (section 6.1: a sender MUST
+      NOT; section 6.3: "ought to be handled as an error"; h11 silently lets
+      ``Transfer-Encoding`` win);
+    - several ``Content-Length`` values that differ (section 6.3, item 5);
+    - with ``received`` (the raw body bytes read), a body of another length than the
+      ``Content-Length`` (section 6.3: incomplete). h11 already refuses the last two; the
+      checks stay so that no client library can make them an answer.
+
+    Raises:
+        RegistryFormatError: the framing is ambiguous or the body incomplete.
+    """
+    lengths = [v.strip() for v in response.headers.get_list("content-length", split_commas=True)]
+    if lengths and "transfer-encoding" in response.headers:
+        raise RegistryFormatError(
+            f"{name}: the answer has both Content-Length and Transfer-Encoding, which "
+            "HTTP/1.1 forbids (RFC 9112 section 6.1); it is not used"
+        )
+    if len(set(lengths)) > 1:
+        raise RegistryFormatError(
+            f"{name}: the answer has differing Content-Length values (RFC 9112 section 6.3); "
+            "it is not used"
+        )
+    if received is not None and lengths and lengths[0].isdigit() and int(lengths[0]) != received:
+        raise RegistryFormatError(
+            f"{name}: the answer has {received} bytes where its Content-Length says "
+            f"{int(lengths[0])} (RFC 9112 section 6.3); it is not used"
+        )
 
 
 def _where(url: str) -> str:

@@ -19,12 +19,15 @@ HTTP behaviour: every request has a timeout; 429 (honouring ``Retry-After``), 40
 timeouts and connection failures are retried a bounded number of times with exponential
 backoff, then raise :class:`optout.RegistryUnavailableError`; a body that is not what the
 protocol says (not JSON, no id, a wrong content type, a file the codec cannot read) raises
-:class:`optout.RegistryFormatError`. Nothing is recorded on any error, so the numbers stay
-unconsulted and calls to them are denied. Each submission carries an ``Idempotency-Key``
-header that stays the same across its retries, so a gateway can avoid billing a retried
-upload twice. TLS certificates are always verified (``ca_bundle`` adds a private CA;
-``client_cert`` presents a client certificate, as the RPO requires); only ``insecure=True``
-turns verification off, and it logs a WARNING. Phone numbers are never logged.
+:class:`optout.RegistryFormatError`, and so does an ambiguous one: JSON with a repeated key
+(two ids), or HTTP/1.1 framing that RFC 9112 forbids (``Content-Length`` with
+``Transfer-Encoding``, differing ``Content-Length`` values, a body of another length).
+Nothing is recorded on any error, so the numbers stay unconsulted and calls to them are
+denied. Each submission carries an ``Idempotency-Key`` header that stays the same across its
+retries, so a gateway can avoid billing a retried upload twice. TLS certificates are always
+verified (``ca_bundle`` adds a private CA; ``client_cert`` presents a client certificate, as
+the RPO requires); only ``insecure=True`` turns verification off, and it logs a WARNING.
+Phone numbers are never logged.
 
 Needs ``httpx`` (``pip install httpx``); the registries themselves do not.
 """
@@ -45,7 +48,7 @@ import time
 import urllib.parse
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 import httpx
@@ -56,6 +59,7 @@ from optout._errors import (
     RegistryFormatError,
     RegistryUnavailableError,
 )
+from optout._registries._http import check_framing, decode_json
 from optout._registries._kinds import ConsultationCodec, ConsultationRegistry, ConsultationReport
 from optout._timeutil import utcnow
 
@@ -258,6 +262,7 @@ class SubmitReceiveTransport:
                             url, files=files, headers=headers, timeout=self.timeout, auth=self._a()
                         )
                     )
+                check_framing("submission", response, received=response.num_bytes_downloaded)
                 self._check_status(response, "submission")
                 if response.status_code not in (200, 201, 202):
                     raise RegistryFormatError(
@@ -312,11 +317,11 @@ class SubmitReceiveTransport:
                 path=str(response.url),
             )
         try:
-            data = response.json()
-        except ValueError:
+            data = decode_json("submission", response.content)
+        except RegistryFormatError as exc:
             raise RegistryFormatError(
-                "submission: the JSON answer is garbled; the upload may have been accepted: "
-                "check before submitting again",
+                f"the JSON answer is garbled or ambiguous ({exc}); the upload may have been "
+                "accepted: check before submitting again",
                 path=str(response.url),
             ) from None
         value = data.get(self.endpoints.id_field) if isinstance(data, dict) else None
@@ -364,6 +369,7 @@ class SubmitReceiveTransport:
                 response.read()
                 self._check_status(response, what)
                 raise RegistryFormatError(f"{what}: unexpected HTTP {response.status_code}")
+            check_framing(what, response)
             ctype = _content_type(response)
             if ctype not in self.endpoints.file_types:
                 raise RegistryFormatError(
@@ -383,7 +389,7 @@ class SubmitReceiveTransport:
                 if dest is not None
                 else self._downloads() / f"{_safe_name(job_id)}{'.zip' if zipped else '.txt'}"
             )
-            _write_atomically(target, response.iter_bytes(), self.max_bytes, what)
+            _write_atomically(target, _framed_body(response, what), self.max_bytes, what)
         if zipped or zipfile.is_zipfile(target):
             _check_zip(target, what)
         return target
@@ -592,6 +598,13 @@ def _redacted(text: str) -> str:
     snippet = " ".join(text.split())[:200]
     snippet = _LONG_DIGITS.sub("<number>", snippet)
     return f": {snippet}" if snippet else ""
+
+
+def _framed_body(response: httpx.Response, what: str) -> Iterator[bytes]:
+    """The body's chunks; once they are all read, a body of another length than its
+    ``Content-Length`` raises (before the file replaces anything)."""
+    yield from response.iter_bytes()
+    check_framing(what, response, received=response.num_bytes_downloaded)
 
 
 def _safe_name(job_id: str) -> str:

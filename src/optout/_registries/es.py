@@ -20,7 +20,9 @@ Implemented from Adigital's own open-source client (``github.com/adigital-org/sl
 - **answer**: a JSON object keyed by hash, each ``{"found": bool, "sectors": [...],
   "signature": "..."}``. ``found`` means listed (in any sector: sectors are kept in the
   evidence, not used to narrow the listing). The ``signature`` is Adigital's proof of the
-  consultation, from which it issues certificates; it is kept whole in the evidence;
+  consultation, from which it issues certificates; it is kept whole in the evidence. An
+  answer that repeats a hash (or any key), has an entry for a hash that was not queried or
+  lacks one for a queried hash is not used: the numbers are ``unavailable``;
 - **errors**: HTTP 500/502 happen (about one in 150,000 requests) and are retried; HTTP
   429 means slow down, and Adigital's client waits 15 s (``rate_limit_wait``).
 
@@ -338,8 +340,17 @@ class RobinsonRegistry(HttpRemoteRegistry):
 
 
 def _parse_answer(body: Any, hashes: Sequence[str]) -> dict[str, tuple[bool, list[str], str]]:
+    """The decoded answer by hash. A hash repeated in the answer is refused when it is
+    decoded (``decode_json``); one that was not queried is refused here: either means the
+    answer is not the one to this request."""
     if not isinstance(body, dict):
         raise RegistryFormatError("es_robinson: the answer is not a JSON object keyed by hash")
+    extra = len(set(body) - set(hashes))
+    if extra:
+        raise RegistryFormatError(
+            f"es_robinson: the answer has {extra} entries for hashes that were not queried; "
+            "it does not match the request"
+        )
     out: dict[str, tuple[bool, list[str], str]] = {}
     for digest in hashes:
         entry = body.get(digest)

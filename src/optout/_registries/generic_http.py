@@ -12,8 +12,10 @@ The service implements one endpoint::
                   "proof": "ticket 123" | null}, ...],
      "proof": "consultation 42" | null}            # optional, for the whole answer
 
-Every number sent must come back exactly once. ``registered_at`` is the registration date
-(an ISO 8601 date or instant; a naive one is read as UTC); ``proof`` what the service
+Every number sent must come back exactly once; an answer that repeats a number, answers a
+number that was not sent, repeats a key in a JSON object or lacks a field is not used (the
+numbers are ``unavailable``). ``registered_at`` is the registration date (an ISO 8601
+date or instant; a naive one is read as UTC); ``proof`` what the service
 returns as evidence of the answer (the per-number one wins over the global one). Numbers
 are sent as ``number_format``: ``"e164"`` (``+5521912345678``), ``"digits"`` (E.164
 without the ``+``) or ``"national"`` (the national significant number, ``21912345678``).
@@ -161,9 +163,15 @@ class JsonHttpRegistry(HttpRemoteRegistry):
         if common is not None and not isinstance(common, str):
             raise RegistryFormatError(f"{self.id}: 'proof' is not a string")
         out: dict[str, tuple[bool, dt.datetime | None, str | None]] = {}
+        asked = set(keys)
         for row in rows:
             if not isinstance(row, dict) or not isinstance(row.get("number"), str):
                 raise RegistryFormatError(f"{self.id}: a result has no 'number'")
+            if row["number"] not in asked:
+                raise RegistryFormatError(
+                    f"{self.id}: a result is for a number that was not asked about; the "
+                    "answer does not match the request"
+                )
             listed = row.get("listed")
             if not isinstance(listed, bool):
                 raise RegistryFormatError(f"{self.id}: 'listed' is not true or false")

@@ -121,19 +121,22 @@ class NumberListCodec:
 
         Unusable lines are counted; after the last line a :class:`RegistryFormatError`
         names the first of them (``path``, ``line``) and the count (``rejected``), so a
-        consultation is never recorded from a partly unreadable file.
+        consultation is never recorded from a partly unreadable file. A number given twice
+        with different answers is unusable, in one file or across the files of a zip.
         """
         target = pathlib.Path(path)
         if not target.is_file():
             raise RegistryFormatError("no such file", path=str(target))
+        seen: dict[str, str | None] = {}
         for name, text in _members(target, self.encoding):
-            yield from self._read_text(name, text)
+            yield from self._read_text(name, text, seen)
 
-    def _read_text(self, name: str, text: io.TextIOBase) -> Iterator[tuple[str, str | None]]:
+    def _read_text(
+        self, name: str, text: io.TextIOBase, seen: dict[str, str | None]
+    ) -> Iterator[tuple[str, str | None]]:
         rejected = 0
         total = 0
         samples: list[tuple[int, str]] = []
-        seen: dict[str, str | None] = {}
         line_no = 0
         try:
             lines = _numbered(text)

@@ -36,9 +36,11 @@ assumed JSON layout, patterned on resellers' APIs, is::
                   "disconnect_date": "2024-03-15" | null, "query_id": "..." | null}, ...]}
 
 ``result`` may also be ``true`` / ``false`` / ``null`` (``IsReassigned`` style) and
-``"no data"`` / ``"no_data_available"``. Another layout is supported by subclassing
-:class:`RndFormat` and passing ``format=``; the header carrying the key is
-``api_key_header`` / ``api_key_prefix``.
+``"no data"`` / ``"no_data_available"``. A number answered twice alike is read once; an
+answer that gives a number two different results, answers a number that was not asked
+about or repeats a key in a JSON object is not used (the numbers are ``unavailable``).
+Another layout is supported by subclassing :class:`RndFormat` and passing ``format=``; the
+header carrying the key is ``api_key_header`` / ``api_key_prefix``.
 
 Credentials: ``api_key=`` or ``$OPTOUT_US_RND_API_KEY``; endpoint ``url=`` or
 ``$OPTOUT_US_RND_URL`` (no default: the official endpoint is not confirmed); company id
@@ -133,11 +135,20 @@ class RndFormat:
         for row in rows:
             if not isinstance(row, dict) or not isinstance(row.get("tn"), str):
                 raise RegistryFormatError("us_rnd: a result has no 'tn'")
-            out[row["tn"]] = RndResult(
+            got = RndResult(
                 result=_result(row.get("result", "missing")),
                 disconnected_on=_date(row.get("disconnect_date")),
                 reference=_reference(row.get("query_id")),
             )
+            seen = out.get(row["tn"])
+            if seen is None:
+                out[row["tn"]] = got
+            elif (seen.result, seen.disconnected_on) != (got.result, got.disconnected_on):
+                # Reading the first or the last would be a guess: fail closed.
+                raise RegistryFormatError(
+                    "us_rnd: a number is answered twice with different results; the answer "
+                    "is not used"
+                )
         return out
 
 
@@ -242,6 +253,12 @@ class RndRegistry(HttpRemoteRegistry):
             missing = [tn for tn in asked if tn not in results]
             if missing:
                 raise RegistryFormatError(f"us_rnd: {len(missing)} numbers have no result")
+            extra = [tn for tn in results if tn not in asked]
+            if extra:
+                raise RegistryFormatError(
+                    f"us_rnd: {len(extra)} results are for numbers that were not asked about; "
+                    "the answer does not match the request"
+                )
             for tn, number in asked.items():
                 answers[number] = self._answer(number, results[tn], day, checked)
         return [answers[n] for n in numbers]
