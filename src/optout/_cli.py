@@ -32,7 +32,7 @@ from optout._errors import ConfigurationError, DatabaseError, OptoutError
 from optout._ledger import DEFAULT_RETENTION
 from optout._numbers import normalize
 from optout._rules._book import RuleBook, builtin_packs, load_pack
-from optout._rules._model import RegistryRule
+from optout._rules._model import ConsentScope, RegistryRule
 from optout._rules._policy import Policy
 from optout._scrub import add_scrub_arguments, run_scrub
 from optout._suppressions import entries_to_rows
@@ -300,6 +300,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--brand", default=None, help="the brand it was given to (default: the whole company)"
     )
     cadd.add_argument("--person", default=None, help="the person's id")
+    cadd.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        choices=[s.value for s in ConsentScope],
+        help="what it covers beyond the call itself (repeat): outside_hours is consent to "
+        "calls outside the law's regular days and hours (France, Minas Gerais, New York)",
+    )
     cadd.add_argument("--expires", default=None, metavar="ISO8601", help="expiry instant")
     cadd.add_argument(
         "--proof", default=None, help="a reference to the proof (form id, recording id)"
@@ -483,6 +491,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_db(erase)
+
+    blackout = commands.add_parser(
+        "blackout",
+        help="declare, end and list no-call periods (states of emergency, no-call days)",
+        description="Declared blackouts: no calls into an area on these local dates. Pack "
+        "rules with declared kinds (New York's emergency ban) apply them on the law's terms; "
+        "any other applies to every call into the area for the purposes it names.",
+    )
+    bsub = blackout.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    badd = bsub.add_parser("add", help="declare a no-call period")
+    badd.add_argument("--area", required=True, help="jurisdiction id: US-NY, US, IT, ...")
+    badd.add_argument(
+        "--from", dest="first", required=True, metavar="DATE", help="first local day (2026-12-08)"
+    )
+    badd.add_argument(
+        "--until",
+        dest="last",
+        default=None,
+        metavar="DATE",
+        help="last local day, included (default: until ended with 'optout blackout end')",
+    )
+    badd.add_argument(
+        "--kind", default="emergency", choices=["emergency", "no_call_day"], help="what it is"
+    )
+    badd.add_argument(
+        "--source", required=True, help="who declared it (executive order, notice, officer)"
+    )
+    badd.add_argument("--reference", default=None, help="the declaration's number or link")
+    badd.add_argument(
+        "--purpose",
+        action="append",
+        default=None,
+        choices=[p.value for p in Purpose],
+        help="purpose it bans (repeat; default: every purpose)",
+    )
+    badd.add_argument("--actor", default=None, help="who records it (default: the login name)")
+    badd.add_argument("--json", action="store_true", help="print the record as JSON")
+    _add_db(badd)
+    bend = bsub.add_parser("end", help="set the last day of a blackout (recorded)")
+    bend.add_argument("id", type=int, metavar="ID")
+    bend.add_argument("--on", dest="last", required=True, metavar="DATE", help="last local day")
+    bend.add_argument("--reason", required=True, help="why (the declaration was lifted, ...)")
+    bend.add_argument("--actor", default=None, help="who (default: the login name)")
+    _add_db(bend)
+    blist = bsub.add_parser("list", help="list blackouts (ended ones too)")
+    blist.add_argument("--area", default=None, help="only this jurisdiction id")
+    blist.add_argument("--json", action="store_true", help="print JSON lines")
+    _add_db(blist)
 
     doctor = commands.add_parser(
         "doctor",
@@ -727,6 +785,7 @@ def _cmd_consent(args: argparse.Namespace, out: Console) -> int:
                 expires_at=None
                 if args.expires is None
                 else parse_instant(args.expires, name="--expires"),
+                scopes=args.scope,
             )
             if args.json:
                 print(json.dumps(_consent_row(record)))
@@ -768,7 +827,61 @@ def _consent_row(c: Any) -> dict[str, str]:
         "proof": c.proof or "",
         "expires_at": c.expires_at.isoformat() if c.expires_at else "",
         "revoked_at": c.revoked_at.isoformat() if c.revoked_at else "",
+        "scopes": ",".join(sorted(c.scopes)),
     }
+
+
+def _blackout_row(b: Any) -> dict[str, str]:
+    return {
+        "id": str(b.id),
+        "area": b.area,
+        "kind": b.kind,
+        "first_day": b.first_day.isoformat(),
+        "last_day": b.last_day.isoformat() if b.last_day else "",
+        "purposes": ",".join(sorted(b.purposes)) if b.purposes else "*",
+        "source": b.source,
+        "reference": b.reference or "",
+    }
+
+
+def _cmd_blackout(args: argparse.Namespace, out: Console) -> int:
+    with _client(args) as client:
+        if args.action == "add":
+            record = client.blackouts.add(
+                args.area,
+                args.first,
+                args.last,
+                source=args.source,
+                kind=args.kind,
+                purposes=args.purpose,
+                reference=args.reference,
+                actor=args.actor or _login(),
+            )
+            if args.json:
+                print(json.dumps(_blackout_row(record)))
+            else:
+                until = record.last_day.isoformat() if record.last_day else "until ended"
+                out.print(
+                    f"declared blackout {record.id} ({record.kind}) for {record.area}: "
+                    f"{record.first_day.isoformat()} .. {until}"
+                )
+            return EXIT_OK
+        if args.action == "end":
+            record = client.blackouts.end(
+                args.id, args.last, actor=args.actor or _login(), reason=args.reason
+            )
+            out.print(f"blackout {record.id} ends on {record.last_day}")
+            return EXIT_OK
+        rows = [_blackout_row(b) for b in client.blackouts.list(area=args.area)]
+        if args.json:
+            for row in rows:
+                print(json.dumps(row))
+        else:
+            table = Table(*(rows[0].keys() if rows else ["id", "area"]))
+            for row in rows:
+                table.add_row(*row.values())
+            out.print(table)
+        return EXIT_OK
 
 
 def _cmd_outcome(args: argparse.Namespace, out: Console) -> int:
@@ -1127,6 +1240,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "scrub": _cmd_scrub,
     "suppress": _cmd_suppress,
     "consent": _cmd_consent,
+    "blackout": _cmd_blackout,
     "outcome": _cmd_outcome,
     "rules": _cmd_rules,
     "registry": _cmd_registry,

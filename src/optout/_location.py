@@ -316,6 +316,22 @@ class Location:
     basis: str
 
 
+#: New York City's area codes (a first cut of the city as a sub-state jurisdiction: the
+#: DCWP debt-collection rules bind calls into the city). A number with one of them is
+#: read as possibly in the city: subdivision "NYC" beside "NY".
+NYC_AREA_CODES = frozenset({"212", "332", "347", "646", "718", "917", "929"})
+#: ZIP code prefixes (ZIP3) wholly or mostly inside the five boroughs.
+NYC_ZIP3 = frozenset({100, 101, 102, 103, 104, 111, 112, 113, 114, 116})
+
+
+def _with_city(prefix: str, states: frozenset[str]) -> frozenset[str]:
+    """``states`` plus ``"NYC"`` for a ``+1`` prefix (digits, country code first) in one
+    of New York City's area codes that the geocoder places in New York."""
+    if "NY" in states and len(prefix) >= 4 and prefix[1:4] in NYC_AREA_CODES:
+        return states | {"NYC"}
+    return states
+
+
 def _state_of(text: str, region: str) -> frozenset[str]:
     """The subdivision a geocoder description names (``"Florida"``, ``"Miami, FL"``)."""
     names = US_STATES if region == "US" else CA_PROVINCES
@@ -339,7 +355,8 @@ def _geocoder_states() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
         if prefix.startswith("1"):
             text = names.get("en")
             if text is not None:
-                table[prefix] = (_state_of(str(text), "US"), _state_of(str(text), "CA"))
+                us = _with_city(prefix, _state_of(str(text), "US"))
+                table[prefix] = (us, _state_of(str(text), "CA"))
     return table
 
 
@@ -504,7 +521,10 @@ def _from_number(phone: PhoneNumber) -> set[str]:
 def _from_number_slow(phone: PhoneNumber) -> set[str]:
     """:func:`_from_number` by geocoding the number itself (the reference)."""
     if phone.region in ("US", "CA"):
-        return set(_state_of(_describe(phone.e164), phone.region))
+        states = _state_of(_describe(phone.e164), phone.region)
+        if phone.region == "US":
+            states = _with_city(phone.e164[1:], states)
+        return set(states)
     if phone.region == "BR":
         state = _BR_DDD.get(phone.e164[3:5])
         return {state} if state else set()
@@ -555,6 +575,8 @@ def locate(
         hinted.add(_check_state(state))
     if postal_code is not None:
         hinted.add(_state_from_postal(phone.region, postal_code))
+        if phone.region == "US" and int(postal_code.strip()[:3]) in NYC_ZIP3:
+            hinted.add("NYC")
     subdivisions |= hinted
     if time_zone is not None:
         try:

@@ -222,12 +222,23 @@ def _window_lines(rule: WindowRule) -> list[str]:
 
 
 def _blackout_lines(rule: BlackoutRule) -> list[str]:
-    lines = ["No calls on these local dates:", ""]
-    lines += [f"- {d.isoformat()}" for d in sorted(rule.dates)]
-    lines += [
-        f"- {first.isoformat()} to {last.isoformat()} inclusive"
-        for first, last in sorted(rule.ranges)
-    ]
+    lines: list[str] = []
+    if rule.dates or rule.ranges:
+        lines += ["No calls on these local dates:", ""]
+        lines += [f"- {d.isoformat()}" for d in sorted(rule.dates)]
+        lines += [
+            f"- {first.isoformat()} to {last.isoformat()} inclusive"
+            for first, last in sorted(rule.ranges)
+        ]
+    if rule.declared:
+        if lines:
+            lines.append("")
+        kinds = ", ".join(f"`{k}`" for k in sorted(rule.declared))
+        lines.append(
+            f"No calls on the days of a declared blackout of kind {kinds} recorded for this "
+            "jurisdiction at run time (`Compliance.blackouts`, `optout blackout add`); the "
+            "declaration's source is named in the reason and the evidence."
+        )
     return lines
 
 
@@ -282,9 +293,22 @@ def _consent_lines(rule: ConsentRule) -> list[str]:
         survivors = _members(rule.survives_registration, ConsentKind) or "none"
         lines += [
             f"- **Registry:** {_code(rule.registry)}: the rule binds only numbers registered "
-            "there, and a consent given before the registration is void",
+            "there, and a consent given before the registration is void (when the registry "
+            "lists the number on a date not on record, every consent is treated as given "
+            "before it)",
             f"- **Consents that survive registration:** {survivors}",
         ]
+    if rule.voided_by:
+        lines.append(
+            f"- **Voided by:** {', '.join(_code(r) for r in sorted(rule.voided_by))}: a "
+            "consent given before the date that registry gives for the number is void"
+        )
+    if rule.revoke_all_from is not None:
+        lines.append(
+            f"- **Revoke-all from {rule.revoke_all_from.isoformat()}:** a revocation made on "
+            "or after that date ends every consent of the same brand given before it "
+            "(unless `RuleBook(revoke_all=False)`)"
+        )
     return lines
 
 
@@ -298,16 +322,31 @@ def _abandonment_lines(rule: AbandonmentRule) -> list[str]:
 
 
 def _registry_lines(rule: RegistryRule) -> list[str]:
+    fresh = {
+        "elapsed": f"an answer is relied on for **{_duration(rule.validity)}** from the "
+        "snapshot or consultation instant",
+        "days_before_call": f"an answer serves calls on dates no more than "
+        f"**{_duration(rule.validity)}** after the date it was obtained (callee's local dates)",
+        "period_ending_on_call_day": f"an answer serves calls whose day ends a "
+        f"**{_duration(rule.validity)}** period that includes the day it was obtained "
+        "(callee's local dates)",
+    }[rule.validity_counts]
+    denied = (
+        "A number the registry lists is denied; so is"
+        if rule.listing_denies
+        else "A listing does not deny by itself (its date voids consents through consent "
+        "rules); a call is denied for"
+    )
     lines = [
-        f"The number must have been checked against the **{rule.registry}** registry: an "
-        f"answer is relied on for **{_duration(rule.validity)}** from the snapshot or "
-        "consultation date. A number the registry lists is denied; so is one never checked, "
-        "one whose answer is older than that, or one the registry could not answer for.",
+        f"The number must have been checked against the **{rule.registry}** registry: "
+        f"{fresh}. {denied} one never checked, one whose answer is older than that or "
+        "dated after the call, or one the registry could not answer for.",
     ]
     if rule.grace is not None:
         lines.append(
-            f"A registration binds **{_duration(rule.grace)}** after its date, when "
-            "the registry gives the date."
+            f"A registration binds **{_duration(rule.grace)}** after its date, when the "
+            "registry answer or a stored registration (`Compliance.registrations`) gives "
+            "the date; with no date known it binds at once."
         )
     if rule.exempt:
         ages = ", ".join(
@@ -319,6 +358,12 @@ def _registry_lines(rule: RegistryRule) -> list[str]:
             + (f" ({ages})" if ages else "")
             + "."
         )
+        if rule.survives_registration is not None:
+            keeps = _members(rule.survives_registration, ConsentKind) or "none"
+            lines.append(
+                "A consent given before the registration, or when its date is unknown, "
+                f"exempts only if of kind: {keeps}."
+            )
     return lines
 
 
@@ -353,9 +398,12 @@ def _rule_lines(pack: Pack, rule: Rule) -> list[str]:
             f'(`RuleBook(disabled={{"{ref}"}})`).',
             "",
         ]
+    scope = (
+        f" that carries the scope `{rule.lifted_by_scope.value}`" if rule.lifted_by_scope else ""
+    )
     consent = (
-        f"yes, by a valid consent of kind {_members(rule.lifted_by_consent, ConsentKind)} "
-        "(unless `RuleBook(consent_lifts=False)`)"
+        f"yes, by a valid consent of kind {_members(rule.lifted_by_consent, ConsentKind)}"
+        f"{scope} (unless `RuleBook(consent_lifts=False)`)"
         if rule.lifted_by_consent
         else "no"
     )
@@ -376,6 +424,11 @@ def _rule_lines(pack: Pack, rule: Rule) -> list[str]:
         f"- **Citation:** {_text(rule.citation)}",
         f"- **URL:** {f'<{rule.url}>' if rule.url else 'none'}",
     ]
+    if rule.proposed:
+        lines.append(
+            "- **Proposed:** yes: not shown to be law; it binds no call unless opted in "
+            f'with `RuleBook(opt_in={{"{ref}"}})`'
+        )
     if rule.note:
         lines.append(f"- **Note:** {_text(rule.note)}")
     lines += [f"- **Lifted by consent:** {consent}", "", *_kind_lines(rule), ""]
