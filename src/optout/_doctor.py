@@ -33,7 +33,7 @@ from optout._ledger_schema import change_log
 from optout._privacy import erased_number_hasher
 from optout._registries._base import RegistryKind
 from optout._rules._calendar import holidays_version
-from optout._rules._model import Confidence, RegistryRule
+from optout._rules._model import BlackoutRule, Confidence, RegistryRule
 from optout._settings import ERASURE_KEY, NUMBER_STORAGE, read_setting
 from optout._timeutil import utcnow
 
@@ -314,6 +314,51 @@ def _library_checks() -> list[Check]:
     ]
 
 
+def _blackout_checks(client: Compliance, today: dt.date) -> list[Check]:
+    """Pack blackout rules whose dates are all past (a date list nobody kept up: Louisiana
+    listed 2023 only), and the declared blackouts in force today."""
+    stale = []
+    for pack in client._rules.packs.values():
+        for rule in pack.rules:
+            if not isinstance(rule, BlackoutRule) or not (rule.dates or rule.ranges):
+                continue
+            if rule.effective_to is not None and rule.effective_to <= today:
+                continue
+            last = max([*rule.dates, *(b for _, b in rule.ranges)])
+            if last < today:
+                stale.append(f"{pack.id}:{rule.id} (last date {last.isoformat()})")
+    checks = []
+    if stale:
+        checks.append(
+            Check(
+                "blackout lists",
+                "warn",
+                "no date ahead, so nothing is blocked any more: "
+                + "; ".join(sorted(stale))
+                + ". Add the coming dates (a policy or an updated pack) or declare them "
+                "with 'optout blackout add'",
+            )
+        )
+    else:
+        checks.append(Check("blackout lists", "ok", "every pack date list reaches today"))
+    try:
+        active = [
+            b
+            for b in client.blackouts.list()
+            if b.first_day <= today + dt.timedelta(days=1)
+            and (b.last_day is None or b.last_day >= today - dt.timedelta(days=1))
+        ]
+    except OptoutError as exc:
+        return [*checks, Check("declared blackouts", "fail", f"cannot be read: {exc}")]
+    detail = (
+        "; ".join(f"{b.id} {b.kind} {b.area} from {b.first_day} ({b.source})" for b in active)
+        if active
+        else "none in force"
+    )
+    checks.append(Check("declared blackouts", "ok", detail))
+    return checks
+
+
 def _ledger_check(client: Compliance) -> Check:
     ledger = getattr(client, "ledger", None)
     if not isinstance(ledger, Ledger):
@@ -453,6 +498,7 @@ def run_doctor(client: Compliance, *, now: dt.datetime | None = None) -> list[Ch
     checks.append(_timezone_check())
     checks += _library_checks()
     if reachable:
+        checks += _blackout_checks(client, when.date())
         checks.append(_ledger_check(client))
     checks += _condition_checks(client, closed)
     return checks
