@@ -141,7 +141,7 @@ def test_registries_static_and_snapshot(backend_url: str, tmp_path: pathlib.Path
         numbers = ["+12025550123", "+12025550124", "+390612345678", "+12125550123"]
         before = check_rows(c, numbers)  # no snapshot yet: not consulted
         assert "registry.not_consulted" in before.reasons[0].as_py()
-        info = snapshot.import_files([listed], taken_at=AT - DAY)
+        info = snapshot.import_files([listed], taken_at=AT - DAY, full_list=True)
         batch = check_rows(c, numbers)
         assert "registry.listed" in batch.reasons[0].as_py()
         assert f"us_dnc:listed@{info.version}" in batch.registry[0].as_py()
@@ -163,8 +163,8 @@ def test_a_run_prepares_its_regions_snapshot_indexes(
     it = file_registry(id="it_rpo", country="IT")
     others = [r for r in all_clear() if r.id not in ("us_dnc", "it_rpo")]
     with optout.Compliance(backend_url, migrate=True, registries=[us, it, *others]) as c:
-        us.import_files([listed], taken_at=AT - DAY)
-        it.import_files([italy], taken_at=AT - DAY)
+        us.import_files([listed], taken_at=AT - DAY, full_list=True)
+        it.import_files([italy], taken_at=AT - DAY, full_list=True)
         forget_indexes()
 
         def index_of(backend: Any) -> Any:

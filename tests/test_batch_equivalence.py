@@ -76,7 +76,7 @@ def world(backend_url: str, tmp_path: pathlib.Path) -> Any:
     backends: list[Any] = [snapshot, StaticRegistry("it_rpo", "listed")]
     backends += [r for r in all_clear() if r.id not in ("us_dnc", "it_rpo")]
     with optout.Compliance(backend_url, migrate=True, registries=backends) as c:
-        snapshot.import_files([listed], taken_at=START + dt.timedelta(days=100))
+        snapshot.import_files([listed], taken_at=START + dt.timedelta(days=100), full_list=True)
         t0 = START + dt.timedelta(days=120)
         c.suppressions.add("+390612345678", reason="asked", at=t0)
         c.suppressions.add_prefix(

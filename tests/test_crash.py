@@ -205,7 +205,7 @@ def test_kill_during_a_snapshot_import_keeps_the_previous_snapshot(
     with optout.Compliance(
         backend_url, rules=NO_RULES, registries=[backend], snapshot_dir=snapshots
     ) as client:
-        before = backend.import_files([small], taken_at=TAKEN_AT)
+        before = backend.import_files([small], taken_at=TAKEN_AT, full_list=True)
 
     env = {**os.environ, "OPTOUT_SNAPSHOT_DIR": str(snapshots)}
     argv = [sys.executable, "-m", "optout", "registry", "import", "us_dnc", str(big)]
@@ -235,7 +235,9 @@ def test_kill_during_a_snapshot_import_keeps_the_previous_snapshot(
         leftovers = {p.name for p in folder.iterdir()} - {pathlib.Path(before.path).name}
         assert all(name.startswith(".") and name.endswith(".tmp") for name in leftovers)
         # A new import works after the crash.
-        after = backend.import_files([small], taken_at=TAKEN_AT + dt.timedelta(days=1))
+        after = backend.import_files(
+            [small], taken_at=TAKEN_AT + dt.timedelta(days=1), full_list=True
+        )
         assert client.registry_store.active_snapshot("us_dnc") == after
     _healthy(backend_url)
 

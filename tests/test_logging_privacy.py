@@ -127,7 +127,7 @@ def _run_operations(url: str, tmp_path: pathlib.Path, echo_url: str) -> None:
     with optout.Compliance(
         url, rules=NO_RULES, registries=[registry], snapshot_dir=tmp_path / "snap"
     ) as client:
-        registry.import_files([us_list], taken_at=dt.datetime.now(dt.UTC))
+        registry.import_files([us_list], taken_at=dt.datetime.now(dt.UTC), full_list=True)
         registry.facts(["+12025550123"], dt.datetime.now(dt.UTC))
     for path in ("/garbage", "/down"):
         remote = http_json_registry(url=echo_url + path, id="it_customer", policy=FAST)

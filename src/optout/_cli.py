@@ -390,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the files are change lists to apply to the snapshot in force",
     )
+    gimport.add_argument(
+        "--full-list",
+        action="store_true",
+        help="the files are the whole registry even if they hold fewer than 1,000 numbers "
+        "(a smaller import is refused as a partial list; see 'registry record')",
+    )
     _add_db(gimport)
     gexport = gsub.add_parser(
         "export",
@@ -417,6 +423,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the registry answered, with offset",
     )
     _add_db(gingest)
+    grecord = gsub.add_parser(
+        "record",
+        help="record what a registry said about one number (a single look-up)",
+        description="Record one registry answer for one number, with its provenance (the "
+        "FTC's interactive search, a TPS screening bureau, an offline Robinson "
+        "consultation). Only that number gets it; every other number keeps the registry's "
+        "data. The newest answer wins; on the same instant, listed wins.",
+    )
+    grecord.add_argument("registry", metavar="REGISTRY")
+    grecord.add_argument("number", metavar="NUMBER")
+    glisted = grecord.add_mutually_exclusive_group(required=True)
+    glisted.add_argument(
+        "--listed", dest="listed", action="store_true", default=None, help="the number is listed"
+    )
+    glisted.add_argument(
+        "--not-listed", dest="listed", action="store_false", help="the number is not listed"
+    )
+    grecord.add_argument(
+        "--checked-at", required=True, metavar="ISO8601", help="when the registry answered"
+    )
+    grecord.add_argument("--source", required=True, help="who or what answered")
+    grecord.add_argument("--reference", default=None, help="the look-up's reference")
+    grecord.add_argument(
+        "--registered-at",
+        default=None,
+        metavar="ISO8601",
+        help="the registration date the registry gave, for a listed number",
+    )
+    grecord.add_argument("--country", default=None, metavar="CC")
+    _add_db(grecord)
     gcheck = gsub.add_parser("check", help="what a registry says about one number")
     gcheck.add_argument("registry", metavar="REGISTRY")
     gcheck.add_argument("number", metavar="NUMBER")
@@ -1051,7 +1087,7 @@ def _cmd_registry(args: argparse.Namespace, out: Console) -> int:
                 info = (
                     backend.apply_changes(args.files, taken_at=taken)
                     if args.changes
-                    else backend.import_files(args.files, taken_at=taken)
+                    else backend.import_files(args.files, taken_at=taken, full_list=args.full_list)
                 )
             out.print(
                 f"{args.registry}: snapshot {info.version} in force: {info.count} numbers"
@@ -1087,6 +1123,27 @@ def _cmd_registry(args: argparse.Namespace, out: Console) -> int:
             out.print(
                 f"{args.registry} consultation {consulted.reference}: {consulted.submitted} "
                 f"numbers, {consulted.listed} registered, {consulted.clear} clear"
+            )
+            return EXIT_OK
+        if args.action == "record":
+            answer = client.record_registry_answer(
+                args.registry,
+                args.number,
+                bool(args.listed),
+                checked_at=parse_instant(args.checked_at, name="--checked-at"),
+                source=args.source,
+                reference=args.reference,
+                registered_at=(
+                    None
+                    if args.registered_at is None
+                    else parse_instant(args.registered_at, name="--registered-at")
+                ),
+                region=args.country,
+            )
+            out.print(
+                f"{args.registry} {answer.number}: recorded "
+                f"{'listed' if answer.status == 'listed' else 'not listed'} as of "
+                f"{answer.checked_at.isoformat()} ({answer.evidence})"
             )
             return EXIT_OK
         number = normalize(args.number, args.country).e164

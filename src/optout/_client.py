@@ -35,7 +35,7 @@ from optout._outcomes import OutcomeMap
 from optout._privacy import NumberHasher, Privacy, check_database
 from optout._registries._base import Registry
 from optout._registries._catalog import defaults as registry_defaults
-from optout._registries._store import RegistryStore
+from optout._registries._store import Answer, RegistryStore
 from optout._rules._book import RuleBook
 from optout._rules._decide import RuleCall
 from optout._rules._engine import RegistryFact
@@ -520,6 +520,54 @@ class Compliance:
         except Exception as exc:
             return backend_failed(registry, exc, fail_open=backend.options.fail_open)
         return fact
+
+    def record_registry_answer(
+        self,
+        registry: str,
+        number: str,
+        listed: bool,
+        *,
+        checked_at: dt.datetime,
+        source: str,
+        reference: str | None = None,
+        registered_at: dt.datetime | None = None,
+        region: str | None = None,
+    ) -> Answer:
+        """Record what ``registry`` said about one number when it was looked up on its own
+        (the FTC's interactive search, a TPS screening bureau, an offline Lista Robinson
+        consultation), with its provenance; return the stored answer.
+
+        Only this number gets the answer: a snapshot registry's other numbers keep the
+        snapshot's answer (or stay not consulted without one). A number's newest answer
+        wins, the snapshot's or a recorded one; on the same instant ``listed`` wins.
+
+        Raises:
+            ConfigurationError: no backend for ``registry`` in use (or one that does not
+                read recorded answers), ``checked_at`` in the future, a registration date
+                for a number not listed or after ``checked_at``, an empty ``source``.
+            NaiveDatetimeError: a date without a time zone.
+            InvalidNumberError: ``number`` is not a valid phone number.
+        """
+        backend = self._registries.get(registry)
+        if backend is None:
+            raise ConfigurationError(
+                f"no registry {registry!r} in use; in use: {', '.join(sorted(self._registries))}"
+            )
+        record = getattr(backend, "record_answer", None)
+        if not callable(record):
+            raise ConfigurationError(
+                f"the {registry} backend does not read recorded answers: nothing was stored"
+            )
+        answer: Answer = record(
+            number,
+            listed,
+            checked_at=checked_at,
+            source=source,
+            reference=reference,
+            registered_at=registered_at,
+            region=region or getattr(backend, "country", None) or self._region,
+        )
+        return answer
 
     # -- history ----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ See ``docs/registries.md``.
 from optout._registries._base import Registry, RegistryFact, RegistryKind, RegistryOptions
 from optout._registries._catalog import ENTRY_POINT_GROUP, available, create, defaults
 from optout._registries._kinds import (
+    MIN_FULL_LIST,
     ConsultationCodec,
     ConsultationRegistry,
     ConsultationReport,
@@ -24,6 +25,7 @@ from optout._registries.generic import LinesCodec, file_registry
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "MIN_FULL_LIST",
     "Answer",
     "ConsultationCodec",
     "ConsultationRegistry",

@@ -74,7 +74,7 @@ def reading(path):
             pathlib.Path(marker).touch()
 registry.codec.read = reading
 registry.bind(RegistryStore(create_engine(db), pathlib.Path(snap)))
-registry.import_files([source], taken_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+registry.import_files([source], taken_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC), full_list=True)
 """
 
 

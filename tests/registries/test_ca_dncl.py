@@ -46,7 +46,7 @@ class TestDnclConformance(RegistryConformance):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "dncl.csv"
         path.write_text("".join(csv_line(n) + "\n" for n in listed))
-        registry.import_files([path], taken_at=at)
+        registry.import_files([path], taken_at=at, full_list=True)
 
     def break_registry(self, registry: Registry) -> bool:
         assert isinstance(registry, SnapshotRegistry)
@@ -83,7 +83,7 @@ def test_csv(dncl: SnapshotRegistry, tmp_path: pathlib.Path, newline: str, zippe
     path.write_bytes(data)
     if zipped:
         path = zip_members(tmp_path / "dncl.zip", [("613.csv", data)])
-    info = dncl.import_files([path], taken_at=AT)
+    info = dncl.import_files([path], taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (2, 0)
     assert _status(dncl, OTTAWA) == ["listed", "listed", "clear", "clear"]
     fact = dncl.facts([OTTAWA[0]], LATER)[0]
@@ -101,7 +101,7 @@ def test_one_file_per_area_code_and_mixed_line_endings(
             ("604.csv", f"\ufeffNPA,Number\r{csv_line(VANCOUVER[0])}\r\n\n".encode()),
         ],
     )
-    info = dncl.import_files([archive], taken_at=AT)
+    info = dncl.import_files([archive], taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (3, 0)
     assert _status(dncl, [*OTTAWA[:3], *VANCOUVER[:2]]) == [
         "listed",
@@ -129,7 +129,7 @@ def test_registration_date_feeds_registered_at(
     lines.append(f"604,{VANCOUVER[1][5:]},not a date")  # kept, as long registered
     path = tmp_path / "dated.csv"
     path.write_text("NPA,Number,Date\n" + "\n".join(lines) + "\n")
-    info = dncl.import_files([path], taken_at=AT)
+    info = dncl.import_files([path], taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (4, 0)
     facts = dncl.facts([OTTAWA[0], VANCOUVER[0], VANCOUVER[1], OTTAWA[3]], LATER)
     assert [f.status for f in facts] == ["listed", "listed", "listed", "clear"]
@@ -165,7 +165,7 @@ def test_xml_national_and_single_area_code(
                 [("all.xml", NATIONAL_XML.encode()), ("613.xml", SINGLE_XML.encode())],
             )
         ]
-    info = dncl.import_files(paths, taken_at=AT)
+    info = dncl.import_files(paths, taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (3, 0)
     assert _status(dncl, [*OTTAWA[:3], *VANCOUVER[:2]]) == [
         "listed",
@@ -184,7 +184,7 @@ def test_xml_dates_and_custom_layout(db_url: str, tmp_path: pathlib.Path) -> Non
         "<list type='full' level='all' val=''><ac val='613'>"
         "<ph val='5550100' date='2026-09-30'/><ph val='5550101' date='2026-11-01'/></ac></list>"
     )
-    registry.import_files([dated], taken_at=AT)
+    registry.import_files([dated], taken_at=AT, full_list=True)
     facts = registry.facts(OTTAWA[:2], LATER)
     assert [f.registered_at for f in facts] == [
         dt.datetime(2026, 9, 30, tzinfo=dt.UTC),
@@ -194,26 +194,26 @@ def test_xml_dates_and_custom_layout(db_url: str, tmp_path: pathlib.Path) -> Non
     custom.bind(registry.store)
     other = tmp_path / "other.xml"
     other.write_text("<dncl><entry npa='604' tel='555-0103'/></dncl>")
-    custom.import_files([other], taken_at=LATER)
+    custom.import_files([other], taken_at=LATER, full_list=True)
     assert _status(custom, [VANCOUVER[3], OTTAWA[0]]) == ["listed", "clear"]
 
 
 def test_invalid_duplicates_and_threshold(dncl: SnapshotRegistry, tmp_path: pathlib.Path) -> None:
     first = tmp_path / "first.csv"
     first.write_text(csv_line(OTTAWA[0]) + "\n")
-    before = dncl.import_files([first], taken_at=AT)
+    before = dncl.import_files([first], taken_at=AT, full_list=True)
     lines = [f"613,55501{i:02d}" for i in range(98)]
     path = tmp_path / "bad.csv"
     path.write_text("\n".join([*lines, lines[0], "613,155010", "113,5550100"]) + "\n")
     with pytest.raises(RegistryFormatError, match="2 of 101 lines rejected") as caught:
-        dncl.import_files([path], taken_at=LATER)
+        dncl.import_files([path], taken_at=LATER, full_list=True)
     assert "line 100" in str(caught.value)
     active = dncl.store.active_snapshot("ca_dncl")
     assert active is not None
     assert active.version == before.version
     tolerant = ca_dncl(max_rejected=0.05)
     tolerant.bind(dncl.store)
-    info = tolerant.import_files([path], taken_at=LATER)
+    info = tolerant.import_files([path], taken_at=LATER, full_list=True)
     assert (info.count, info.rejected) == (98, 2)
 
 
@@ -221,15 +221,15 @@ def test_corrupt_zip_and_wrong_encoding(dncl: SnapshotRegistry, tmp_path: pathli
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     with pytest.raises(RegistryFormatError, match="corrupt zip"):
-        dncl.import_files([broken], taken_at=AT)
+        dncl.import_files([broken], taken_at=AT, full_list=True)
     utf16 = tmp_path / "utf16.csv"
     utf16.write_bytes((csv_line(OTTAWA[0]) + "\n").encode("utf-16"))
     with pytest.raises(RegistryFormatError, match="UTF-16"):
-        dncl.import_files([utf16], taken_at=AT)
+        dncl.import_files([utf16], taken_at=AT, full_list=True)
     xml16 = tmp_path / "x.xml"
     xml16.write_bytes(b"<list><ac val='613'><ph val='\xff\xfe'/></ac></list>")
     with pytest.raises(RegistryFormatError, match="well-formed"):
-        dncl.import_files([xml16], taken_at=AT)
+        dncl.import_files([xml16], taken_at=AT, full_list=True)
     assert dncl.store.active_snapshot("ca_dncl") is None
 
 
@@ -251,7 +251,7 @@ def test_killing_an_import_leaves_the_previous_snapshot(
 ) -> None:
     first = tmp_path / "first.csv"
     first.write_text("".join(csv_line(n) + "\n" for n in OTTAWA[:2]))
-    before = dncl.import_files([first], taken_at=AT)
+    before = dncl.import_files([first], taken_at=AT, full_list=True)
     big = tmp_path / "big.csv"
     write_flat(big, random_nanp(3_000_000, seed=13), comma=True)
     code = kill_mid_import(

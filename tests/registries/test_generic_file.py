@@ -31,7 +31,7 @@ class TestFileRegistryConformance(RegistryConformance):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "list.txt"
         path.write_text("\n".join(listed) + "\n")
-        registry.import_files([path], taken_at=at)
+        registry.import_files([path], taken_at=at, full_list=True)
 
     def break_registry(self, registry: Registry) -> bool:
         assert isinstance(registry, SnapshotRegistry)
@@ -68,7 +68,7 @@ def test_csv_with_header_zip_and_rejections(nmp: SnapshotRegistry, tmp_path: pat
     archive = tmp_path / "nmp.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.write(path, "nmp.csv")
-    info = nmp.import_files([archive], taken_at=AT)
+    info = nmp.import_files([archive], taken_at=AT, full_list=True)
     assert info.count == 402
     assert info.rejected == 1
     facts = nmp.facts(["+5521912345678", "+5511912345678", "+5521999999999"], AT)
@@ -81,11 +81,11 @@ def test_too_many_bad_lines_keep_the_previous_snapshot(
 ) -> None:
     good = tmp_path / "good.txt"
     good.write_text("(21) 91234-5678\n")
-    first = nmp.import_files([good], taken_at=AT)
+    first = nmp.import_files([good], taken_at=AT, full_list=True)
     bad = tmp_path / "bad.txt"
     bad.write_text("(21) 91234-5679\nxx\nyy\n")
     with pytest.raises(RegistryFormatError, match="2 of 3 lines rejected") as info:
-        nmp.import_files([bad], taken_at=AT + dt.timedelta(days=1))
+        nmp.import_files([bad], taken_at=AT + dt.timedelta(days=1), full_list=True)
     assert info.value.rejected == 2
     assert "line 2" in str(info.value)
     active = nmp.store.active_snapshot("br_nmp")
@@ -97,18 +97,18 @@ def test_corrupt_zip_and_wrong_encoding(nmp: SnapshotRegistry, tmp_path: pathlib
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     with pytest.raises(RegistryFormatError):
-        nmp.import_files([broken], taken_at=AT)
+        nmp.import_files([broken], taken_at=AT, full_list=True)
     latin = tmp_path / "latin.txt"
     latin.write_bytes("telefone\n(21) 91234-5678 S\xe3o Paulo\n".encode("latin-1"))
     with pytest.raises(RegistryFormatError, match="utf-8"):
-        nmp.import_files([latin], taken_at=AT)
+        nmp.import_files([latin], taken_at=AT, full_list=True)
     assert nmp.store.active_snapshot("br_nmp") is None
 
 
 def test_change_lists_and_export(nmp: SnapshotRegistry, tmp_path: pathlib.Path) -> None:
     full = tmp_path / "full.txt"
     full.write_text("(21) 91234-5678\n(21) 91234-5679\n")
-    nmp.import_files([full], taken_at=AT)
+    nmp.import_files([full], taken_at=AT, full_list=True)
     adds = tmp_path / "adds.txt"
     adds.write_text("(21) 91234-5670\n")
     info = nmp.apply_changes([adds], taken_at=AT + dt.timedelta(days=1))

@@ -55,7 +55,7 @@ class TestTpsConformance(RegistryConformance):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "tps.txt"
         path.write_bytes("".join(spaced(n) + "\r\n" for n in listed).encode())
-        registry.import_files([path], taken_at=at)
+        registry.import_files([path], taken_at=at, full_list=True)
 
     def break_registry(self, registry: Registry) -> bool:
         assert isinstance(registry, SnapshotRegistry)
@@ -108,7 +108,7 @@ def test_fixed_width_variants(
     path.write_bytes(data)
     if zipped:
         path = zip_members(tmp_path / "tps.zip", [("tps.txt", data)])
-    info = tps.import_files([path], taken_at=AT)
+    info = tps.import_files([path], taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (4, 0)
     assert _status(tps, [*LONDON, *MOBILE]) == ["listed", "listed", "clear", "clear"] * 2
     fact = tps.facts([LONDON[0]], LATER)[0]
@@ -124,7 +124,7 @@ def test_mixed_variants_members_and_line_endings(
     archive = zip_members(
         tmp_path / "tps.zip", [("a.txt", first.encode()), ("b.txt", second.encode("utf-8"))]
     )
-    info = tps.import_files([archive], taken_at=AT)
+    info = tps.import_files([archive], taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (5, 0)
     assert _status(tps, [*LONDON[:3], *MOBILE[:2], MOBILE[3]]) == ["listed"] * 5 + ["clear"]
 
@@ -154,19 +154,19 @@ def test_invalid_and_duplicate_numbers(tps: SnapshotRegistry, tmp_path: pathlib.
     path = tmp_path / "tps.txt"
     path.write_text("\r\n".join([*good, good[0], *bad]) + "\r\n", newline="")
     with pytest.raises(RegistryFormatError, match="4 of 102 lines rejected") as caught:
-        tps.import_files([path], taken_at=AT)
+        tps.import_files([path], taken_at=AT, full_list=True)
     assert "line 99" in str(caught.value)
     first = tmp_path / "first.txt"
     first.write_text(spaced(LONDON[0]) + "\r\n")
-    before = tps.import_files([first], taken_at=AT)
+    before = tps.import_files([first], taken_at=AT, full_list=True)
     with pytest.raises(RegistryFormatError):
-        tps.import_files([path], taken_at=LATER)
+        tps.import_files([path], taken_at=LATER, full_list=True)
     active = tps.store.active_snapshot("gb_tps")
     assert active is not None
     assert active.version == before.version
     tolerant = gb_tps(max_rejected=0.05)
     tolerant.bind(tps.store)
-    info = tolerant.import_files([path], taken_at=LATER)
+    info = tolerant.import_files([path], taken_at=LATER, full_list=True)
     assert (info.count, info.rejected) == (97, 4)
 
 
@@ -174,15 +174,15 @@ def test_corrupt_zip_and_wrong_encoding(tps: SnapshotRegistry, tmp_path: pathlib
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04" + b"\x01" * 100)
     with pytest.raises(RegistryFormatError, match="corrupt zip"):
-        tps.import_files([broken], taken_at=AT)
+        tps.import_files([broken], taken_at=AT, full_list=True)
     utf16 = tmp_path / "utf16.txt"
     utf16.write_bytes((spaced(LONDON[0]) + "\r\n").encode("utf-16"))
     with pytest.raises(RegistryFormatError, match="UTF-16"):
-        tps.import_files([utf16], taken_at=AT)
+        tps.import_files([utf16], taken_at=AT, full_list=True)
     ebcdic = tmp_path / "ebcdic.txt"
     ebcdic.write_bytes((spaced(LONDON[0]) + "\r\n").encode("cp500"))
     with pytest.raises(RegistryFormatError, match="rejected"):
-        tps.import_files([ebcdic], taken_at=AT)
+        tps.import_files([ebcdic], taken_at=AT, full_list=True)
     assert tps.store.active_snapshot("gb_tps") is None
 
 
@@ -194,8 +194,8 @@ def test_tps_and_ctps_are_separate(db_url: str, tmp_path: pathlib.Path) -> None:
     a, b = tmp_path / "tps.txt", tmp_path / "ctps.txt"
     a.write_text(spaced(LONDON[0]) + "\r\n")
     b.write_text(spaced(LONDON[1]) + "\r\n")
-    tps.import_files([a], taken_at=AT)
-    ctps.import_files([b], taken_at=AT)
+    tps.import_files([a], taken_at=AT, full_list=True)
+    ctps.import_files([b], taken_at=AT, full_list=True)
     assert _status(tps, LONDON[:2]) == ["listed", "clear"]
     assert _status(ctps, LONDON[:2]) == ["clear", "listed"]
 
@@ -205,7 +205,7 @@ def test_killing_an_import_leaves_the_previous_snapshot(
 ) -> None:
     first = tmp_path / "first.txt"
     first.write_text("".join(spaced(n) + "\r\n" for n in LONDON[:2]))
-    before = tps.import_files([first], taken_at=AT)
+    before = tps.import_files([first], taken_at=AT, full_list=True)
     rng = np.random.default_rng(9)
     mobiles = rng.integers(7_000_000_000, 7_999_999_999, 2_500_000, dtype=np.uint64)
     big = tmp_path / "big.txt"

@@ -45,7 +45,7 @@ class TestUsDncConformance(RegistryConformance):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "202.txt"
         path.write_text("\n".join(_lines(listed)) + "\n")
-        registry.import_files([path], taken_at=at)
+        registry.import_files([path], taken_at=at, full_list=True)
 
     def break_registry(self, registry: Registry) -> bool:
         assert isinstance(registry, SnapshotRegistry)
@@ -97,7 +97,7 @@ def test_flat_full_list_variants(
     path.write_bytes(data)
     if zipped:
         path = zip_members(tmp_path / "202.zip", [("202.txt", data)])
-    info = dnc.import_files([path], taken_at=AT)
+    info = dnc.import_files([path], taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (4, 0)
     assert _status(dnc, NUMBERS) == ["listed"] * 4 + ["clear"] * 2
     assert dnc.facts([NUMBERS[0]], LATER)[0].checked_at == AT
@@ -114,7 +114,7 @@ def test_zip_with_several_members_and_mixed_variants(
             ("415.txt", b"14155550104\n415-555-0105"),  # 11 digits; no final newline
         ],
     )
-    info = dnc.import_files([archive], taken_at=AT)
+    info = dnc.import_files([archive], taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (6, 0)
     wanted = ["+12025550100", "+12025550101", "+13125550102", "+13125550103"]
     assert _status(dnc, [*wanted, "+14155550104", "+14155550105", "+14155550106"]) == [
@@ -156,13 +156,13 @@ def test_invalid_and_duplicate_numbers(dnc: SnapshotRegistry, tmp_path: pathlib.
     path = tmp_path / "bad.txt"
     path.write_text("\n".join([*good, good[0], "0125550100", "2021550100", "555-01"]) + "\n")
     with pytest.raises(RegistryFormatError, match="3 of 102 lines rejected") as caught:
-        dnc.import_files([path], taken_at=AT)
+        dnc.import_files([path], taken_at=AT, full_list=True)
     assert caught.value.rejected == 3
     assert "line 100" in str(caught.value)
     assert dnc.store.active_snapshot("us_dnc") is None
     tolerant = us_dnc(max_rejected=0.05)
     tolerant.bind(dnc.store)
-    info = tolerant.import_files([path], taken_at=AT)
+    info = tolerant.import_files([path], taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (98, 3)  # the duplicate collapses, not rejected
 
 
@@ -171,11 +171,11 @@ def test_too_many_rejections_keep_the_previous_snapshot(
 ) -> None:
     first = tmp_path / "first.txt"
     first.write_text("2025550100\n")
-    before = dnc.import_files([first], taken_at=AT)
+    before = dnc.import_files([first], taken_at=AT, full_list=True)
     bad = tmp_path / "bad.txt"
     bad.write_text("2025550101\n1115550100\nnope\n")
     with pytest.raises(RegistryFormatError, match="2 of 3"):
-        dnc.import_files([bad], taken_at=LATER)
+        dnc.import_files([bad], taken_at=LATER, full_list=True)
     active = dnc.store.active_snapshot("us_dnc")
     assert active is not None
     assert active.version == before.version
@@ -186,22 +186,22 @@ def test_corrupt_zip_and_wrong_encoding(dnc: SnapshotRegistry, tmp_path: pathlib
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
     with pytest.raises(RegistryFormatError, match="corrupt zip"):
-        dnc.import_files([broken], taken_at=AT)
+        dnc.import_files([broken], taken_at=AT, full_list=True)
     good = zip_members(tmp_path / "good.zip", [("202.txt", b"2025550100\n" * 1000)])
     damaged = tmp_path / "damaged.zip"
     raw = bytearray(good.read_bytes())
     raw[40:60] = b"\xff" * 20  # inside the compressed member
     damaged.write_bytes(bytes(raw))
     with pytest.raises(RegistryFormatError):
-        dnc.import_files([damaged], taken_at=AT)
+        dnc.import_files([damaged], taken_at=AT, full_list=True)
     utf16 = tmp_path / "utf16.txt"
     utf16.write_bytes("2025550100\r\n2025550101\r\n".encode("utf-16"))
     with pytest.raises(RegistryFormatError, match="UTF-16"):
-        dnc.import_files([utf16], taken_at=AT)
+        dnc.import_files([utf16], taken_at=AT, full_list=True)
     latin = tmp_path / "latin.txt"
     latin.write_bytes("2025550100 caf\xe9\n2025550101 \xe9t\xe9\n".encode("latin-1"))
     with pytest.raises(RegistryFormatError, match="rejected"):
-        dnc.import_files([latin], taken_at=AT)
+        dnc.import_files([latin], taken_at=AT, full_list=True)
     assert dnc.store.active_snapshot("us_dnc") is None
 
 
@@ -233,7 +233,7 @@ def test_xml_full_lists(
     path.write_bytes(data)
     if zipped:
         path = zip_members(tmp_path / "202.zip", [("202.xml", data)])
-    info = dnc.import_files([path], taken_at=AT)
+    info = dnc.import_files([path], taken_at=AT, full_list=True)
     assert (info.count, info.rejected) == (4, 0)
     assert _status(dnc, NUMBERS) == ["listed"] * 4 + ["clear"] * 2
 
@@ -251,18 +251,18 @@ def test_xml_layout_is_configurable_and_errors_are_reported(
         "</Tel></Registry>"
     )
     with pytest.raises(RegistryFormatError, match="record 3"):
-        registry.import_files([path], taken_at=AT)
+        registry.import_files([path], taken_at=AT, full_list=True)
     broken = tmp_path / "broken.xml"
     broken.write_text("<list><ph val='2025550100'></list>")
     with pytest.raises(RegistryFormatError, match="well-formed"):
-        registry.import_files([broken], taken_at=AT)
+        registry.import_files([broken], taken_at=AT, full_list=True)
     assert US_XML.record  # the default layout is public and documented
 
 
 def test_change_lists_add_and_delete(dnc: SnapshotRegistry, tmp_path: pathlib.Path) -> None:
     full = tmp_path / "full.txt"
     full.write_text("\n".join(_lines(NUMBERS[:3])) + "\n")
-    dnc.import_files([full], taken_at=AT)
+    dnc.import_files([full], taken_at=AT, full_list=True)
     flags_after = tmp_path / "changes1.txt"
     flags_after.write_text("2025550103,A\r\n202,5550100,D\r\n")
     flags_first = zip_members(
@@ -291,7 +291,7 @@ def test_killing_an_import_leaves_the_previous_snapshot(
 ) -> None:
     first = tmp_path / "first.txt"
     first.write_text("\n".join(_lines(NUMBERS[:3])) + "\n")
-    before = dnc.import_files([first], taken_at=AT)
+    before = dnc.import_files([first], taken_at=AT, full_list=True)
     big = tmp_path / "big.txt"
     write_flat(big, random_nanp(3_000_000, seed=7))
     code = kill_mid_import(

@@ -33,9 +33,17 @@ from optout._registries._base import (
 )
 from optout._registries._snapshot import EPOCH, Days, Keys, e164_keys, open_index
 from optout._registries._store import Answer, RegistryStore, SnapshotInfo
-from optout._timeutil import instant
+from optout._timeutil import instant, utcnow
+
+#: The fewest distinct numbers a full-list import may hold unless the caller says it is a
+#: full list on purpose (``import_files(..., full_list=True)``, ``--full-list``): fewer
+#: are taken for a partial list, which as a snapshot would make every other number clear.
+MIN_FULL_LIST = 1_000
+#: How far in the future a recorded answer's ``checked_at`` may be (clock skew).
+_SKEW = dt.timedelta(minutes=5)
 
 __all__ = [
+    "MIN_FULL_LIST",
     "ConsultationCodec",
     "ConsultationRegistry",
     "ConsultationReport",
@@ -67,6 +75,44 @@ class SnapshotCodec(Protocol):
     """Reads one registry file format (it may accept several variants)."""
 
     def read(self, path: pathlib.Path) -> Iterator[ParsedChunk]: ...
+
+
+def _answer_fact(registry: str, a: Answer, options: RegistryOptions) -> RegistryFact:
+    """A stored answer as a fact."""
+    return RegistryFact(
+        registry=registry,
+        status="listed" if a.status == "listed" else "clear",
+        checked_at=a.checked_at,
+        registered_at=a.registered_at,
+        valid_until=a.valid_until,
+        evidence=a.evidence,
+        source=a.source,
+        fail_open=options.fail_open,
+        validity=options.validity,
+    )
+
+
+def _supersedes(a: Answer, fact: RegistryFact) -> bool:
+    """Whether a stored answer replaces a snapshot's: it is newer, or as old and listed
+    where the snapshot says clear. A snapshot that could not be read stays unavailable."""
+    if fact.status == "unknown":
+        return True
+    if fact.status not in ("listed", "clear") or fact.checked_at is None:
+        return False
+    if a.checked_at != fact.checked_at:
+        return a.checked_at > fact.checked_at
+    return a.status == "listed" and fact.status == "clear"
+
+
+def _text(value: object, name: str, *, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > 200:
+        raise ConfigurationError(
+            f"{name} must be a non-empty string of at most 200 characters, got {value!r}"
+        )
+    return text
 
 
 class _Bound:
@@ -103,6 +149,76 @@ class _Bound:
         options = getattr(self, "options", None)
         return options if isinstance(options, RegistryOptions) else RegistryOptions()
 
+    def record_answer(
+        self,
+        number: str,
+        listed: bool,
+        *,
+        checked_at: dt.datetime,
+        source: str,
+        reference: str | None = None,
+        registered_at: dt.datetime | None = None,
+        region: str | None = None,
+    ) -> Answer:
+        """Store what this registry said about one number at ``checked_at``, with its
+        provenance, and return the stored answer.
+
+        For numbers looked up one by one (the FTC's interactive search, a TPS screening
+        bureau, an offline Robinson consultation): only ``number`` gets the answer; every
+        other number keeps what the registry's data says (the snapshot in force, its
+        consultations), or stays not consulted. The newest answer for a number wins; of a
+        snapshot and an answer of the same instant, ``listed`` wins.
+
+        Args:
+            listed: whether the registry said the number is registered.
+            checked_at: when the registry answered (timezone-aware; not in the future).
+            source: who or what answered (``"FTC interactive search"``), at most 200
+                characters.
+            reference: the registry's or the bureau's reference for the look-up.
+            registered_at: the registration date the registry gave, for a listed number.
+            region: the region of a number written without a country code.
+
+        Raises:
+            NaiveDatetimeError: ``checked_at`` or ``registered_at`` has no time zone.
+            ConfigurationError: ``checked_at`` in the future, a registration date for a
+                number not listed or after the answer, an empty ``source``, or a backend
+                not bound to a database.
+            InvalidNumberError: ``number`` is not a valid phone number.
+        """
+        from optout._numbers import normalize  # noqa: PLC0415
+
+        if not isinstance(listed, bool):
+            raise ConfigurationError(f"listed must be True or False, got {listed!r}")
+        checked = instant(checked_at, name="checked_at")
+        if checked > utcnow() + _SKEW:
+            raise ConfigurationError(
+                f"checked_at {checked.isoformat()} is in the future: record an answer once given"
+            )
+        since = None if registered_at is None else instant(registered_at, name="registered_at")
+        if since is not None and not listed:
+            raise ConfigurationError("registered_at is only for a number the registry lists")
+        if since is not None and since > checked:
+            raise ConfigurationError("registered_at must not be after checked_at")
+        said = _text(source, "source", required=True)
+        ref = _text(reference, "reference", required=False)
+        e164 = normalize(number, region or getattr(self, "country", None)).e164
+        registry = getattr(self, "id", "?")
+        proof = (
+            f"{registry} answer {ref or 'recorded'} of {checked:%Y-%m-%d}: "
+            f"{'listed' if listed else 'not listed'} per {said}"
+        )
+        answer = Answer(
+            registry=registry,
+            number=e164,
+            status="listed" if listed else "clear",
+            checked_at=checked,
+            registered_at=since,
+            evidence=proof,
+            source=f"recorded: {said}"[:200],
+        )
+        self.store.save_answers([answer])
+        return answer
+
 
 class SnapshotRegistry(_Bound):
     """A registry kept whole on this host, as a memory-mapped index (see ``_snapshot``).
@@ -113,6 +229,12 @@ class SnapshotRegistry(_Bound):
         options: fail-open and validity settings.
         max_rejected: the share of unusable lines above which an import is refused (the
             snapshot in force stays). Rejected lines are always counted and reported.
+        min_numbers: the fewest distinct numbers a full-list import may hold without
+            ``full_list=True`` (default :data:`MIN_FULL_LIST`; 0 for a list that is
+            small by nature, such as a short customer list).
+
+    Answers recorded one by one (:meth:`record_answer`) complete the snapshot: a number
+    with one gets the newer of the two answers (``listed`` on the same instant).
     """
 
     kind = RegistryKind.SNAPSHOT
@@ -124,11 +246,13 @@ class SnapshotRegistry(_Bound):
         *,
         options: RegistryOptions | None = None,
         max_rejected: float = 0.01,
+        min_numbers: int = MIN_FULL_LIST,
     ) -> None:
         self.id = id
         self.codec = codec
         self.options = options or RegistryOptions()
         self.max_rejected = max_rejected
+        self.min_numbers = min_numbers
 
     def _facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]:
         if not numbers:
@@ -159,6 +283,29 @@ class SnapshotRegistry(_Bound):
             return
 
     def _fact_codes(self, keys: Keys, at: dt.datetime) -> tuple[Codes, list[RegistryFact]]:
+        codes, facts = self._snapshot_codes(keys, at)
+        if not len(keys) or not self.store.has_answers(self.id):
+            return codes, facts
+        return self._with_answers(keys, codes, facts)
+
+    def _with_answers(
+        self, keys: Keys, codes: Codes, facts: list[RegistryFact]
+    ) -> tuple[Codes, list[RegistryFact]]:
+        """The snapshot's answers, each replaced by a recorded answer that supersedes it
+        (one query for the numbers of ``keys``)."""
+        numbers = [f"+{k}" for k in np.asarray(keys).tolist()]
+        answers = self.store.latest_answers(self.id, numbers)
+        if not answers:
+            return codes, facts
+        out = codes.copy()
+        index = {f: i for i, f in enumerate(facts)}
+        for i, number in enumerate(numbers):
+            a = answers.get(number)
+            if a is not None and _supersedes(a, facts[int(codes[i])]):
+                out[i] = index.setdefault(_answer_fact(self.id, a, self.options), len(index))
+        return out, list(index)
+
+    def _snapshot_codes(self, keys: Keys, at: dt.datetime) -> tuple[Codes, list[RegistryFact]]:
         zeros = np.zeros(len(keys), dtype=np.int32)
         info = self.store.active_snapshot(self.id)
         if info is None:
@@ -254,16 +401,23 @@ class SnapshotRegistry(_Bound):
             )
 
     def import_files(
-        self, paths: Iterable[str | os.PathLike[str]], *, taken_at: dt.datetime
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        taken_at: dt.datetime,
+        full_list: bool = False,
     ) -> SnapshotInfo:
         """Import full-list files as a new snapshot version and put it in force.
 
         ``taken_at`` is the date of the list (its download date). The previous version
-        stays in force until the new one is complete.
+        stays in force until the new one is complete. Every number not in the files is
+        clear from then on, so files with fewer than :attr:`min_numbers` distinct numbers
+        are refused as a partial list unless ``full_list`` says they are the whole list;
+        record answers for single numbers with :meth:`record_answer` instead.
 
         Raises:
-            RegistryFormatError: unreadable files, too many rejected lines, or a change
-                list (deletions) given as a full list.
+            RegistryFormatError: unreadable files, too many rejected lines, a change
+                list (deletions) given as a full list, or too few numbers for a full list.
         """
         keys, days, deletes, rejected, samples, total, names = self._parse(paths)
         if deletes:
@@ -273,6 +427,8 @@ class SnapshotRegistry(_Bound):
             )
         self._check_rejections(rejected, total, samples, names)
         all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
+        if not full_list:
+            self._check_full(all_keys, names)
         all_days = np.concatenate(days) if days and len(days) == len(keys) else None
         keys.clear()  # free the chunks before the index is sorted and written
         days.clear()
@@ -284,6 +440,21 @@ class SnapshotRegistry(_Bound):
             source=f"full: {', '.join(names)}",
             rejected=rejected,
         )
+
+    def _check_full(self, keys: Keys, names: list[str]) -> None:
+        """Refuse what looks like a partial list given as a full one."""
+        small = len(keys) < self.min_numbers
+        if not small and len(keys) < 4 * self.min_numbers:
+            small = len(np.unique(keys)) < self.min_numbers
+        if small:
+            raise RegistryFormatError(
+                f"{self.id}: fewer than {self.min_numbers} distinct numbers: this looks like a "
+                "partial list, and as a full-list snapshot it would make every other number "
+                "clear. Record single answers with record_answer() "
+                "(Compliance.record_registry_answer, 'optout registry record'); import a "
+                "list that really is the whole registry with full_list=True (--full-list)",
+                path=", ".join(names),
+            )
 
     def apply_changes(
         self, paths: Iterable[str | os.PathLike[str]], *, taken_at: dt.datetime
@@ -429,19 +600,7 @@ class ConsultationRegistry(_Bound):
                     )
                 )
             else:
-                out.append(
-                    RegistryFact(
-                        registry=self.id,
-                        status="listed" if a.status == "listed" else "clear",
-                        checked_at=a.checked_at,
-                        registered_at=a.registered_at,
-                        valid_until=a.valid_until,
-                        evidence=a.evidence,
-                        source=a.source,
-                        fail_open=self.options.fail_open,
-                        validity=self.options.validity,
-                    )
-                )
+                out.append(_answer_fact(self.id, a, self.options))
         return out
 
     def prepare(self, numbers: Iterable[str]) -> tuple[list[str], ExportReport]:
@@ -618,17 +777,5 @@ class RemoteRegistry(_Bound):
                     )
                 )
             else:
-                out.append(
-                    RegistryFact(
-                        registry=self.id,
-                        status="listed" if a.status == "listed" else "clear",
-                        checked_at=a.checked_at,
-                        registered_at=a.registered_at,
-                        valid_until=a.valid_until,
-                        evidence=a.evidence,
-                        source=a.source,
-                        fail_open=self.options.fail_open,
-                        validity=self.options.validity,
-                    )
-                )
+                out.append(_answer_fact(self.id, a, self.options))
         return out

@@ -27,6 +27,8 @@ from optout._timeutil import instant, utcnow
 __all__ = ["Answer", "RegistryStore", "SnapshotInfo", "default_snapshot_dir"]
 
 ENV_SNAPSHOT_DIR = "OPTOUT_SNAPSHOT_DIR"
+#: Numbers per ``IN (...)`` query (SQLite allows 32766 bind parameters, PostgreSQL 65535).
+_IN_CHUNK = 5_000
 
 
 def default_snapshot_dir(engine: Engine) -> pathlib.Path:
@@ -59,7 +61,8 @@ class SnapshotInfo:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Answer:
-    """A stored per-number answer from a consultation or a remote query."""
+    """A stored per-number answer: from a consultation, a remote query, or recorded for
+    one number (``record_answer``)."""
 
     registry: str
     number: str
@@ -69,6 +72,14 @@ class Answer:
     valid_until: dt.datetime | None = None
     evidence: str | None = None
     source: str = "api"
+
+
+def _newer(answer: Answer, than: Answer) -> bool:
+    """Whether ``answer`` supersedes ``than``: checked later, or at the same instant and
+    ``listed`` where the other is ``clear`` (fail closed)."""
+    if answer.checked_at != than.checked_at:
+        return answer.checked_at > than.checked_at
+    return answer.status == "listed" and than.status != "listed"
 
 
 def _info(row: sa.Row[Any]) -> SnapshotInfo:
@@ -115,6 +126,10 @@ class RegistryStore:
         self._ttl = snapshot_ttl
         self._lock = threading.Lock()
         self._active: dict[str, tuple[float, SnapshotInfo | None]] = {}
+        # has_answers: registries known to have answers (answers are only removed by an
+        # erasure, and a stale "yes" costs one query), and when a "no" was last read.
+        self._answered: set[str] = set()
+        self._unanswered: dict[str, float] = {}
 
     # -- snapshots --------------------------------------------------------------------------
 
@@ -192,20 +207,45 @@ class RegistryStore:
     # -- per-number answers -----------------------------------------------------------------
 
     def has_answers(self, registry: str) -> bool:
-        """Whether any answer of ``registry`` is stored (one cheap query)."""
+        """Whether any answer of ``registry`` is stored (one cheap query).
+
+        A "yes" is remembered; a "no" for ``snapshot_ttl`` seconds (like the snapshot in
+        force), so a batch run does not ask again for every chunk. Answers stored through
+        this store are seen at once.
+        """
+        now = time.monotonic()
+        with self._lock:
+            if registry in self._answered:
+                return True
+            since = self._unanswered.get(registry)
+        if since is not None and now - since < self._ttl:
+            return False
         stmt = sa.select(_ans.c.id).where(_ans.c.registry == registry).limit(1)
         with translate_errors(self.engine), self.engine.connect() as conn:
-            return conn.execute(stmt).first() is not None
+            found = conn.execute(stmt).first() is not None
+        with self._lock:
+            if found:
+                self._answered.add(registry)
+            else:
+                self._unanswered[registry] = now
+        return found
+
+    def _answers_stored(self, registries: Iterable[str]) -> None:
+        with self._lock:
+            for registry in registries:
+                self._answered.add(registry)
+                self._unanswered.pop(registry, None)
 
     def latest_answers(self, registry: str, numbers: Sequence[str]) -> dict[str, Answer]:
-        """The most recent stored answer for each number that has one."""
+        """The most recent stored answer for each number that has one (of two answers
+        checked at the same instant, ``listed`` wins)."""
         found: dict[str, Answer] = {}
         unique = sorted(set(numbers))
         clear_of = {self.privacy.stored(n): n for n in unique}
         keys = sorted(clear_of)
         with translate_errors(self.engine), self.engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[start : start + _IN_CHUNK]
                 stmt = sa.select(_ans).where(_ans.c.registry == registry, _ans.c.number.in_(chunk))
                 for row in conn.execute(stmt):
                     m = row._mapping
@@ -220,7 +260,7 @@ class RegistryStore:
                         source=m["source"],
                     )
                     held = found.get(answer.number)
-                    if held is None or answer.checked_at > held.checked_at:
+                    if held is None or _newer(answer, held):
                         found[answer.number] = answer
         return found
 
@@ -255,6 +295,7 @@ class RegistryStore:
     def _insert(self, rows: list[dict[str, Any]]) -> int:
         with writing(self.engine) as conn:
             conn.execute(_ans.insert(), rows)
+        self._answers_stored({row["registry"] for row in rows})
         return len(rows)
 
     # -- consultations ----------------------------------------------------------------------
@@ -306,6 +347,7 @@ class RegistryStore:
             ]
             for start in range(0, len(rows), 5000):
                 conn.execute(_ans.insert(), rows[start : start + 5000])
+        self._answers_stored({a.registry for a in answers})
         return int(new_id)
 
     def consultations(self, registry: str | None = None) -> list[dict[str, Any]]:
