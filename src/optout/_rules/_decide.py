@@ -194,5 +194,5 @@ def with_blackouts(
             citation=b.source,
             note="a blackout declared at run time (Compliance.blackouts)",
         )
-        out.append(BoundRule(source=f"blackout:{b.id}", rule=rule, blackouts=(b,)))
+        out.append(BoundRule(source="blackout", rule=rule, blackouts=(b,)))
     return tuple(out)

@@ -541,10 +541,11 @@ def _registration(s: Situation, registry: str) -> dt.datetime | None:
     """When the number was registered in ``registry``, for voiding consents: the latest
     known date, :data:`UNKNOWN_DATE` when the registry lists it but no date is known (a
     returned RPO list never carries one), ``None`` when it is not known to be listed."""
-    since = s.registered(registry)
-    if since is not None:
-        return since
-    return UNKNOWN_DATE if s.registry_fact(registry).status == "listed" else None
+    fact = s.registry_fact(registry)
+    known = [d for d in (s.registered(registry), fact.registered_at) if d is not None]
+    if known:
+        return max(known)
+    return UNKNOWN_DATE if fact.status == "listed" else None
 
 
 def _revoke_from(rule: ConsentRule, s: Situation) -> dt.date | None:

@@ -1,0 +1,370 @@
+"""Issue 13: the fail-open edges the law review found, and the engine features the law of
+December 2026 needs (consent scopes, declared blackouts, freshness counted as the law
+words it, registration dates feeding grace periods, revoke-all, New York City).
+
+Each regression test names the decision today's main gave before the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+
+import pytest
+from _rulecheck import BOOK, all_clear, attempt, codes, consent, decide, local, sources
+
+from optout import normalize
+from optout._rules._book import RuleBook
+from optout._rules._decide import RuleCall, RuleOutcome, check_rules
+from optout._rules._engine import AttemptFact, BlackoutFact, ConsentFact, RegistryFact
+from optout._vocab import Purpose, Technology
+
+ROME, SYDNEY, NY, LONDON, PARIS = (
+    "Europe/Rome",
+    "Australia/Sydney",
+    "America/New_York",
+    "Europe/London",
+    "Europe/Paris",
+)
+IT = "+39 06 1234 5678"
+AU = "+61 2 5550 1234"
+US = "+1 212 555 0142"  # New York City (and New York State)
+US_UPSTATE = "+1 518 555 0142"  # Albany: New York State, not the city
+UK = "+44 20 7946 0123"
+FR = "+33 1 99 00 12 34"
+
+
+def facts(at: dt.datetime, **override: RegistryFact) -> list[RegistryFact]:
+    return [override.get(f.registry, f) for f in all_clear(at)]
+
+
+def answer(
+    registry: str,
+    status: str,
+    checked: dt.datetime,
+    registered: dt.datetime | None = None,
+) -> RegistryFact:
+    return RegistryFact(
+        registry=registry,
+        status=status,  # type: ignore[arg-type]
+        checked_at=checked,
+        registered_at=registered,
+        evidence=f"{registry} test",
+    )
+
+
+# -- Italy: a listing whose date is unknown -------------------------------------------------
+
+
+def test_it_listed_with_a_january_consent_and_no_registration_date_is_denied() -> None:
+    # Before: allowed (the consent rule bound only numbers with a stored date, and the
+    # registry rule's exemption ignored the registration).
+    at = local(ROME, 2026, 11, 24, 11, 0)
+    january = consent("express", local(ROME, 2026, 1, 15, 10, 0))
+    rpo = facts(at, it_rpo=answer("it_rpo", "listed", at - dt.timedelta(days=1)))
+    out = decide(IT, at, registry_facts=rpo, consents=[january])
+    assert "consent.voided_by_registry" in codes(out)
+    assert "registry.listed" in codes(out)
+    voided = next(r for r in out.reasons if r.code == "consent.voided_by_registry")
+    assert "not on record" in voided.message
+    assert "registrations.record" in voided.message
+
+
+def test_it_a_consent_after_a_known_registration_still_exempts() -> None:
+    at = local(ROME, 2026, 11, 24, 11, 0)
+    given = local(ROME, 2026, 3, 1, 10, 0)
+    rpo = facts(at, it_rpo=answer("it_rpo", "listed", at - dt.timedelta(days=1)))
+    registered = [("it_rpo", local(ROME, 2026, 2, 1, 9, 0))]
+    out = decide(
+        IT, at, registry_facts=rpo, consents=[consent("express", given)], registrations=registered
+    )
+    assert codes(out) == []
+    # The same consent given before the registration exempts nothing.
+    later = [("it_rpo", local(ROME, 2026, 4, 1, 9, 0))]
+    out = decide(
+        IT, at, registry_facts=rpo, consents=[consent("express", given)], registrations=later
+    )
+    assert codes(out) == ["consent.voided_by_registry", "registry.listed"]
+
+
+def test_it_a_contract_survives_a_registration_of_unknown_date() -> None:
+    at = local(ROME, 2026, 11, 24, 11, 0)
+    rpo = facts(at, it_rpo=answer("it_rpo", "listed", at - dt.timedelta(days=1)))
+    out = decide(
+        IT, at, registry_facts=rpo, consents=[consent("contract", local(ROME, 2025, 1, 1, 9, 0))]
+    )
+    assert codes(out) == []
+
+
+def test_registration_dates_read_in_the_callees_time_zone() -> None:
+    at = local(ROME, 2026, 11, 24, 11, 0)
+    # 1 June at 00:30 in Rome is 31 May 22:30 UTC.
+    since = local(ROME, 2026, 6, 1, 0, 30)
+    rpo = facts(at, it_rpo=answer("it_rpo", "listed", at - dt.timedelta(days=1), since))
+    out = decide(IT, at, registry_facts=rpo)
+    listed = next(r for r in out.reasons if r.code == "registry.listed")
+    assert "since 2026-06-01" in listed.message
+    voided = next(r for r in out.reasons if r.code == "consent.voided_by_registry")
+    assert "since 2026-06-01" in voided.message
+
+
+# -- Australia: a wash in the 30-day period ending on the day of the call --------------------
+
+
+@pytest.mark.parametrize(
+    ("call_day", "expected"),
+    [
+        ((2026, 11, 18, 19, 0), []),  # the 30th day of the period that starts on 20 Oct
+        ((2026, 11, 19, 9, 0), ["registry.expired"]),  # before: allowed (< 30 x 24 h)
+        ((2026, 11, 19, 14, 59), ["registry.expired"]),
+    ],
+)
+def test_au_wash_counts_calendar_days_ending_on_the_day_of_the_call(
+    call_day: tuple[int, ...], expected: list[str]
+) -> None:
+    washed = local(SYDNEY, 2026, 10, 20, 15, 0)
+    at = local(SYDNEY, *call_day)
+    out = decide(AU, at, registry_facts=facts(at, au_dncr=answer("au_dncr", "clear", washed)))
+    assert codes(out) == expected
+
+
+# -- US: a list version obtained no more than 31 days before the date of the call ----------
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ((2026, 12, 2, 20, 59), []),  # 31 days after 1 Nov
+        ((2026, 12, 3, 8, 0), ["registry.expired"]),
+    ],
+)
+def test_us_dnc_version_at_most_31_days_before_the_call_date(
+    call: tuple[int, ...], expected: list[str]
+) -> None:
+    obtained = local(NY, 2026, 11, 1, 23, 30)
+    at = local(NY, *call)
+    out = decide(
+        US_UPSTATE,
+        at,
+        technology="manual",
+        registry_facts=facts(at, us_dnc=answer("us_dnc", "clear", obtained)),
+    )
+    assert codes(out) == expected
+
+
+def test_an_answer_dated_after_the_call_is_no_consultation() -> None:
+    at = local(SYDNEY, 2026, 11, 18, 11, 0)
+    later = answer("au_dncr", "clear", at + dt.timedelta(hours=2))
+    out = decide(AU, at, registry_facts=facts(at, au_dncr=later))
+    assert codes(out) == ["registry.not_consulted"]
+    assert "after the call" in out.reasons[0].message
+
+
+# -- registration dates from the registrations table feed grace periods --------------------
+
+
+@pytest.mark.parametrize(("days", "expected"), [(27, []), (28, ["registry.listed"])])
+def test_uk_tps_grace_from_a_stored_registration_date(days: int, expected: list[str]) -> None:
+    at = local(LONDON, 2026, 11, 24, 11, 0)
+    tps = answer("gb_tps", "listed", at - dt.timedelta(days=1))  # the file gives no date
+    registered = [("gb_tps", at - dt.timedelta(days=days))]
+    out = decide(UK, at, technology="manual", registry_facts=facts(at, gb_tps=tps))
+    assert codes(out) == ["registry.listed"]  # no date known: binding at once
+    out = decide(
+        UK,
+        at,
+        technology="manual",
+        registry_facts=facts(at, gb_tps=tps),
+        registrations=registered,
+    )
+    assert codes(out) == expected
+
+
+# -- consent scopes --------------------------------------------------------------------------
+
+
+def test_fr_hours_are_lifted_only_by_consent_to_calls_outside_them() -> None:
+    at = local(PARIS, 2026, 9, 1, 21, 0)  # a Tuesday, after 20:00
+    canvass = consent("express", local(PARIS, 2026, 8, 20, 10, 0))
+    out = decide(FR, at, technology="manual", consents=[canvass])
+    assert "window.outside_hours" in codes(out)  # before: allowed
+    outside = dataclasses.replace(canvass, scopes=frozenset({"outside_hours"}))
+    assert codes(decide(FR, at, technology="manual", consents=[outside])) == []
+
+
+def test_ny_hours_need_consent_to_a_call_at_a_different_time() -> None:
+    at = local(NY, 2026, 12, 1, 20, 30)  # inside the federal window, so NY alone decides
+    book = RuleBook()
+    out = decide(US_UPSTATE, at, book=book, technology="manual", purpose="informational")
+    assert codes(out) == []  # NY binds telemarketing sales calls only
+    written = consent("express_written", local(NY, 2026, 1, 5, 9, 0))
+    late = local(NY, 2026, 12, 1, 21, 30)
+    out = decide(US_UPSTATE, late, technology="manual", consents=[written])
+    assert "US-NY:ny.hours" in sources(out)
+    scoped = dataclasses.replace(written, scopes=frozenset({"outside_hours"}))
+    out = decide(US_UPSTATE, late, technology="manual", consents=[scoped])
+    assert "US-NY:ny.hours" not in sources(out)
+
+
+# -- declared blackouts ----------------------------------------------------------------------
+
+
+def emergency(first: dt.date, last: dt.date | None, area: str = "US-NY") -> BlackoutFact:
+    return BlackoutFact(
+        id="7", area=area, kind="emergency", first=first, last=last, source="Executive Order 52"
+    )
+
+
+def test_a_declared_emergency_in_new_york_stops_telemarketing() -> None:
+    at = local(NY, 2026, 12, 9, 15, 0)
+    eo = emergency(dt.date(2026, 12, 8), dt.date(2026, 12, 20))
+    out = check(US_UPSTATE, at, [eo])
+    assert codes(out) == ["blackout.declared", "blackout.declared"]
+    assert "Executive Order 52" in out.reasons[0].message
+    assert any(e.kind == "blackout" and e.id == "7" for e in out.evidence)
+    # Boundaries: the day before and the day after are not banned.
+    assert codes(check(US_UPSTATE, local(NY, 2026, 12, 7, 15, 0), [eo])) == []
+    assert codes(check(US_UPSTATE, local(NY, 2026, 12, 21, 8, 0), [eo])) == []
+    assert codes(check(US_UPSTATE, local(NY, 2026, 12, 20, 20, 59), [eo])) != []
+    # Collections are outside the statute.
+    assert codes(check(US_UPSTATE, at, [eo], purpose="debt_collection")) == []
+    # Another state's number is not touched.
+    assert codes(check("+1 305 555 0142", at, [eo])) == []
+
+
+def test_emergency_exemptions_follow_each_statute() -> None:
+    at = local(NY, 2026, 12, 9, 15, 0)
+    eo = emergency(dt.date(2026, 12, 8), None)
+    ebr = consent("ebr_purchase", local(NY, 2026, 6, 1, 9, 0))
+    out = check(US_UPSTATE, at, [eo], consents=[ebr])
+    # 399-z exempts an EBR; 399-pp (read strictly) does not.
+    assert sources(out) == ["US-NY:ny.emergency.registered_telemarketers"]
+    asked = consent("express_written", local(NY, 2026, 6, 1, 9, 0))
+    assert codes(check(US_UPSTATE, at, [eo], consents=[asked])) == []
+
+
+def test_next_allowed_at_skips_a_declared_blackout_ahead() -> None:
+    at = local(NY, 2026, 12, 7, 22, 0)  # after hours, the evening before the emergency
+    eo = emergency(dt.date(2026, 12, 8), dt.date(2026, 12, 9))
+    out = check(US_UPSTATE, at, [eo])
+    assert codes(out) != []
+    assert out.next_allowed(at) == local(NY, 2026, 12, 10, 8, 0)
+
+
+def test_an_open_ended_emergency_has_no_next_allowed_instant() -> None:
+    at = local(NY, 2026, 12, 9, 15, 0)
+    out = check(US_UPSTATE, at, [emergency(dt.date(2026, 12, 8), None)])
+    assert out.next_allowed(at) is None
+
+
+def test_a_blackout_no_pack_rule_takes_binds_every_purpose_it_names() -> None:
+    at = local(ROME, 2026, 11, 24, 11, 0)
+    day = BlackoutFact(
+        id="9",
+        area="IT",
+        kind="no_call_day",
+        first=dt.date(2026, 11, 24),
+        last=dt.date(2026, 11, 24),
+        source="compliance officer: national mourning",
+    )
+    out = check(IT, at, [day], purpose="informational")
+    assert codes(out) == ["blackout.declared"]
+    assert sources(out) == ["blackout:declared.9"]
+    assert out.reasons[0].citation == "compliance officer: national mourning"
+    narrow = dataclasses.replace(day, purposes=frozenset({"marketing"}))  # type: ignore[arg-type]
+    assert codes(check(IT, at, [narrow], purpose="informational")) == []
+
+
+def test_a_subdivision_blackout_binds_a_number_whose_state_is_unknown() -> None:
+    at = local(NY, 2026, 12, 9, 15, 0)
+    eo = emergency(dt.date(2026, 12, 8), None)
+    # A toll-free number names no state: every subdivision may hold the callee.
+    out = check("+1 800 555 0142", at, [eo], purpose="informational")
+    assert codes(out) == []  # the NY rules bind telemarketing only
+    out = check("+1 800 555 0142", at, [eo])
+    assert "blackout.declared" in codes(out)
+
+
+def check(
+    number: str,
+    at: dt.datetime,
+    blackouts: list[BlackoutFact],
+    *,
+    purpose: str = "marketing",
+    consents: Sequence[ConsentFact] = (),
+) -> RuleOutcome:
+    """The rules for a manual call, every registry clear, with declared ``blackouts``."""
+    call = RuleCall(
+        phone=normalize(number), at=at, purpose=Purpose(purpose), technology=Technology.MANUAL
+    )
+    return check_rules(
+        BOOK, call, registry_facts=all_clear(at), blackouts=blackouts, consents=consents
+    )
+
+
+# -- New York City -------------------------------------------------------------------------
+
+
+def test_nyc_collection_cap_three_per_seven_days_per_account_all_channels() -> None:
+    at = local(NY, 2026, 9, 10, 10, 0)
+    history = [
+        attempt(US, at - dt.timedelta(days=d), purpose="debt_collection", channel=c, debt="A-1")
+        for d, c in ((1, "voice"), (2, "sms"))
+    ]
+
+    def collect(
+        number: str, when: dt.datetime, attempts: list[AttemptFact], debt: str = "A-1"
+    ) -> RuleOutcome:
+        return decide(
+            number,
+            when,
+            attempts=attempts,
+            purpose="debt_collection",
+            technology="manual",
+            debt=debt,
+        )
+
+    assert codes(collect(US, at, history)) == []  # 2 of 3
+    third = attempt(US, at - dt.timedelta(days=6), purpose="debt_collection", debt="A-1")
+    out = collect(US, at, [*history, third])
+    assert "US-NYC:nyc.collection.cap" in sources(out)  # 3 already: a 4th is denied
+    # Another account's attempts do not count; upstate numbers are not in the city.
+    assert codes(collect(US, at, [*history, third], debt="B-2")) == []
+    assert "US-NYC:nyc.collection.cap" not in sources(collect(US_UPSTATE, at, [*history, third]))
+    # In force from 1 Sep 2026.
+    before = local(NY, 2026, 8, 31, 10, 0)
+    old = [dataclasses.replace(a, at=before - (at - a.at)) for a in [*history, third]]
+    assert "US-NYC:nyc.collection.cap" not in sources(collect(US, before, old))
+
+
+# -- revoke-all ----------------------------------------------------------------------------
+
+
+def test_revoke_all_from_2027_01_31_ends_the_callers_other_consents() -> None:
+    number = "+1 202 555 0142"  # DC: federal rules only
+    given = local(NY, 2026, 5, 1, 9, 0)
+    debt = consent("express", given, purposes=frozenset({"debt_collection"}))
+    info = dataclasses.replace(
+        consent("express", given, purposes=frozenset({"informational"})),
+        id="c2",
+        revoked_at=local(NY, 2027, 2, 1, 9, 0),
+    )
+    at = local(NY, 2027, 2, 2, 10, 0)
+
+    def call(consents: list[ConsentFact], book: RuleBook = BOOK) -> RuleOutcome:
+        return decide(
+            number,
+            at,
+            book=book,
+            consents=consents,
+            purpose="debt_collection",
+            technology="autodialed",
+        )
+
+    out = call([debt, info])
+    assert "consent.revoked" in codes(out)
+    off = RuleBook(revoke_all=False)
+    assert codes(call([debt, info], off)) == []
+    # A revocation made before the rule's date ends only its own consent.
+    early = dataclasses.replace(info, revoked_at=local(NY, 2027, 1, 30, 9, 0))
+    assert codes(call([debt, early])) == []
