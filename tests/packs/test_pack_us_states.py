@@ -7,9 +7,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from _rulecheck import attempt, codes, consent, decide, local, sources
+from _rulecheck import BOOK, all_clear, attempt, codes, consent, decide, local, sources
 
-from optout._rules._decide import RuleOutcome
+from optout import normalize
+from optout._rules._book import RuleBook
+from optout._rules._decide import RuleCall, RuleOutcome, check_rules
+from optout._rules._engine import BlackoutFact
+from optout._vocab import Purpose, Technology
 
 ET = "America/New_York"
 CT_ = "America/Chicago"
@@ -39,6 +43,7 @@ UTAH = "+1 801 555 0100"
 WASHINGTON = "+1 206 555 0100"
 WYOMING = "+1 307 555 0100"
 TOLL_FREE = "+1 800 555 0100"
+FEDERAL = "US:us.telemarketing.hours"
 
 PEWC = consent("express_written", dt.datetime(2019, 1, 5, 12, 0, tzinfo=dt.UTC))
 
@@ -222,6 +227,19 @@ def test_alabama_rule_text_binds_automated_calls_live_calls_unconfirmed() -> Non
         (local(CT_, 2023, 12, 26, 12, 0), ["blackout.declared"]),  # Governor-declared
         (local(CT_, 2023, 7, 3, 12, 0), ["blackout.declared"]),
         (local(CT_, 2023, 7, 5, 12, 0), []),
+        # Every year's Louisiana holidays, not 2023's declared days only (2026.12.1).
+        (local(CT_, 2024, 2, 13, 12, 0), ["window.holiday"]),  # Mardi Gras
+        (local(CT_, 2025, 3, 3, 19, 59), []),  # the eve of Mardi Gras 2025
+        (local(CT_, 2025, 3, 4, 8, 0), ["window.holiday"]),
+        (local(CT_, 2025, 4, 18, 12, 0), ["window.holiday"]),  # Good Friday
+        (local(CT_, 2026, 7, 3, 12, 0), ["window.holiday"]),  # Independence Day observed
+        (local(CT_, 2026, 11, 3, 12, 0), ["window.holiday"]),  # Election Day
+        (local(CT_, 2026, 12, 24, 19, 59), []),  # Christmas Eve: not a holiday
+        (local(CT_, 2026, 12, 25, 12, 0), ["window.holiday"]),
+        (local(CT_, 2027, 1, 8, 12, 0), ["window.holiday"]),  # Battle of New Orleans
+        (local(CT_, 2027, 1, 19, 12, 0), ["window.holiday"]),  # Robert E. Lee Day
+        (local(CT_, 2027, 12, 24, 12, 0), ["window.holiday"]),  # Christmas observed
+        (local(CT_, 2027, 12, 27, 12, 0), []),
     ],
 )
 def test_louisiana(when: dt.datetime, expected: list[str]) -> None:
@@ -231,9 +249,43 @@ def test_louisiana(when: dt.datetime, expected: list[str]) -> None:
 def test_louisiana_covers_polls_and_cites_the_declared_day() -> None:
     out = live(LOUISIANA, local(CT_, 2023, 12, 26, 12, 0), purpose="survey")
     (reason,) = out.reasons
-    assert reason.source == "US-LA:la.holidays"
+    assert reason.source == "US-LA:la.declared_days"  # was la.holidays before 2026.12.1
     assert reason.confidence == "secondary"
     assert reason.until == local(CT_, 2023, 12, 27, 0, 0)
+
+
+def test_louisiana_holiday_ban_is_cited_and_switchable() -> None:
+    christmas = local(CT_, 2026, 12, 25, 12, 0)
+    (reason,) = live(LOUISIANA, christmas, purpose="survey").reasons
+    assert reason.source == "US-LA:la.holidays"
+    assert reason.confidence == "secondary"
+    assert "R-29617" in (reason.citation or "")
+    assert reason.until == local(CT_, 2026, 12, 26, 0, 0)  # the holiday's end
+    out = live(LOUISIANA, christmas)
+    assert out.next_allowed(christmas) == local(CT_, 2026, 12, 26, 8, 0)  # Saturday 8:00
+    assert codes(live(LOUISIANA, christmas, purpose="debt_collection")) == []
+    book = RuleBook(disabled=frozenset({"US-LA:la.holidays"}))
+    assert codes(live(LOUISIANA, christmas, book=book)) == []
+
+
+def test_louisiana_governor_days_can_be_declared_at_call_time() -> None:
+    day = local(CT_, 2026, 12, 31, 12, 0)  # a Thursday, no holiday
+    proclaimed = BlackoutFact(
+        id="la-2026-12-31",
+        area="US-LA",
+        kind="no_call_day",
+        first=dt.date(2026, 12, 31),
+        last=dt.date(2026, 12, 31),
+        source="Governor's proclamation (test)",
+    )
+    call = RuleCall(
+        phone=normalize(LOUISIANA), at=day, purpose=Purpose.MARKETING, technology=Technology.MANUAL
+    )
+    facts = all_clear(day)
+    assert codes(check_rules(BOOK, call, registry_facts=facts)) == []
+    out = check_rules(BOOK, call, registry_facts=facts, blackouts=[proclaimed])
+    assert codes(out) == ["blackout.declared"]
+    assert sources(out) == ["US-LA:la.declared_days"]
 
 
 @pytest.mark.parametrize(
@@ -289,7 +341,42 @@ def test_rhode_island_statute_is_primary() -> None:
 def test_texas(when: dt.datetime, expected: list[str]) -> None:
     out = live(TEXAS, when)
     assert codes(out) == expected
-    assert all(r.confidence == "unconfirmed" for r in out.reasons if r.source.startswith("US-TX"))
+    # Secondary since 2026.12.1 (SB 140 summaries confirm the Sunday noon start).
+    assert all(r.confidence == "secondary" for r in out.reasons if r.source.startswith("US-TX"))
+
+
+@pytest.mark.parametrize(
+    ("when", "voice", "sms"),
+    [
+        (local(CT_, 2026, 11, 24, 8, 59), ["US-TX:tx.hours"], ["US-TX:tx.hours.texts"]),
+        (local(CT_, 2026, 11, 24, 9, 0), [], []),
+        (local(CT_, 2026, 11, 29, 11, 59), ["US-TX:tx.hours"], ["US-TX:tx.hours.texts"]),
+        (local(CT_, 2026, 11, 29, 12, 0), [], []),
+        # SB 140 in force on 1 Sep 2025 (a Monday): texts before it had the federal
+        # window only.
+        (local(CT_, 2025, 8, 31, 11, 0), ["US-TX:tx.hours"], []),  # Sunday before
+        (local(CT_, 2025, 9, 1, 8, 30), ["US-TX:tx.hours"], ["US-TX:tx.hours.texts"]),
+        # Spring forward, Sunday 8 Mar 2026: noon is 17:00 UTC.
+        (
+            dt.datetime(2026, 3, 8, 16, 59, 59, tzinfo=dt.UTC),
+            ["US-TX:tx.hours"],
+            ["US-TX:tx.hours.texts"],
+        ),
+        (dt.datetime(2026, 3, 8, 17, 0, tzinfo=dt.UTC), [], []),
+    ],
+)
+def test_texas_texts_since_sb_140(when: dt.datetime, voice: list[str], sms: list[str]) -> None:
+    assert sources(live(TEXAS, when)) == voice
+    assert sources(live(TEXAS, when, channel="sms")) == sms
+
+
+def test_texas_text_rule_cites_sb_140_and_the_registration_duty() -> None:
+    (reason,) = live(TEXAS, local(CT_, 2026, 11, 24, 8, 0), channel="sms").reasons
+    assert reason.source == "US-TX:tx.hours.texts"
+    assert "SB 140" in (reason.citation or "")
+    (rule,) = [r for r in BOOK.packs["US-TX"].rules if r.id == "tx.hours.texts"]
+    assert rule.effective_from == dt.date(2025, 9, 1)
+    assert "$10,000 security" in (rule.note or "")
 
 
 # -- Pennsylvania ---------------------------------------------------------------------------
@@ -317,15 +404,45 @@ def test_pennsylvania_holiday_ban_spares_collections() -> None:
     )
 
 
-def test_pennsylvania_sb_992_is_unconfirmed_and_dated() -> None:
-    assert codes(live(PENNSYLVANIA, local(ET, 2026, 10, 11, 12, 0))) == []  # Sunday before
-    (reason,) = live(PENNSYLVANIA, local(ET, 2026, 10, 18, 12, 0)).reasons
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        (local(ET, 2026, 11, 24, 7, 59), [FEDERAL, "US-PA:pa.hours"]),
+        (local(ET, 2026, 11, 24, 8, 0), []),
+        (local(ET, 2026, 11, 24, 20, 59), []),
+        (local(ET, 2026, 11, 24, 21, 0), [FEDERAL, "US-PA:pa.hours"]),
+        # Fall back, Sunday 1 Nov 2026: 8:00 EST is 13:00 UTC.
+        (dt.datetime(2026, 11, 1, 12, 59, 59, tzinfo=dt.UTC), [FEDERAL, "US-PA:pa.hours"]),
+        (dt.datetime(2026, 11, 1, 13, 0, tzinfo=dt.UTC), []),
+    ],
+)
+def test_pennsylvania_hours_8_to_21(when: dt.datetime, expected: list[str]) -> None:
+    assert sources(live(PENNSYLVANIA, when)) == expected
+
+
+OPT_IN_SB_992 = RuleBook(opt_in=frozenset({"US-PA:pa.sb992.hours"}))
+
+
+def test_pennsylvania_sb_992_is_a_bill_and_binds_only_when_opted_in() -> None:
+    # By default (since 2026.12.1) the law in force decides: Sundays and 19:00-21:00 open.
+    assert codes(live(PENNSYLVANIA, local(ET, 2026, 10, 18, 12, 0))) == []
+    assert codes(live(PENNSYLVANIA, local(ET, 2026, 11, 24, 19, 0))) == []
+    assert codes(live(PENNSYLVANIA, local(ET, 2026, 11, 24, 20, 59))) == []
+    (rule,) = [r for r in BOOK.packs["US-PA"].rules if r.id == "pa.sb992.hours"]
+    assert rule.proposed
+    assert rule.confidence.value == "unconfirmed"
+    # Opted in, it applies from its claimed date.
+    book = OPT_IN_SB_992
+    assert codes(live(PENNSYLVANIA, local(ET, 2026, 10, 11, 12, 0), book=book)) == []
+    (reason,) = live(PENNSYLVANIA, local(ET, 2026, 10, 18, 12, 0), book=book).reasons
     assert reason.source == "US-PA:pa.sb992.hours"
     assert reason.code == "window.day_banned"
     assert reason.confidence == "unconfirmed"
-    assert codes(live(PENNSYLVANIA, local(ET, 2026, 11, 24, 18, 59, 59))) == []
-    assert codes(live(PENNSYLVANIA, local(ET, 2026, 11, 24, 19, 0))) == ["window.outside_hours"]
-    assert codes(live(PENNSYLVANIA, local(ET, 2026, 10, 16, 19, 30))) == []  # before
+    assert codes(live(PENNSYLVANIA, local(ET, 2026, 11, 24, 18, 59, 59), book=book)) == []
+    assert codes(live(PENNSYLVANIA, local(ET, 2026, 11, 24, 19, 0), book=book)) == [
+        "window.outside_hours"
+    ]
+    assert codes(live(PENNSYLVANIA, local(ET, 2026, 10, 16, 19, 30), book=book)) == []  # before
 
 
 # -- Utah -----------------------------------------------------------------------------------
@@ -565,8 +682,9 @@ def test_toll_free_number_on_a_sunday_is_banned_by_several_states() -> None:
         "US-LA:la.hours",
         "US-MS:ms.hours",
         "US-RI:ri.hours",
-        "US-PA:pa.sb992.hours",
     } <= banned
+    # Pennsylvania's SB 992 is a bill: opt-in only since 2026.12.1.
+    assert "US-PA:pa.sb992.hours" not in banned
     # Written consent is prior express consent, which lifts Utah's Sunday ban.
     assert "US-UT:ut.hours" not in banned
     assert "US-UT:ut.hours" in {
