@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pathlib
+import time
 import zoneinfo
 
 import pytest
 
+from _fakes import all_clear
 from optout import Compliance, ConfigurationError, NotFoundError
 from optout._cli import main
 from optout._registries.it import it_rpo
@@ -138,3 +140,20 @@ def test_cli_consent_scope(backend_url: str, capsys: pytest.CaptureFixture[str])
     assert main([*args, "--scope", "outside_hours"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["scopes"] == "outside_hours"
+
+
+def test_a_blackout_declared_by_another_process_is_seen_within_the_cache_time(
+    backend_url: str,
+) -> None:
+    kw = {"purpose": "marketing", "technology": "manual"}
+    with (
+        Compliance(backend_url, migrate=True, registries=all_clear()) as dialer,
+        Compliance(backend_url, migrate=True, registries=all_clear()) as office,
+    ):
+        assert dialer.can_call(ALBANY, at=WEDNESDAY, **kw).allowed  # cached: none declared
+        office.blackouts.add("US-NY", "2026-12-08", source="EO 52")
+        time.sleep(dialer.blackouts.ttl + 0.05)
+        assert not dialer.can_call(ALBANY, at=WEDNESDAY, **kw).allowed
+        dialer.blackouts.ttl = 0
+        office.blackouts.end(office.blackouts.list()[0].id, "2026-12-08", actor="a", reason="b")
+        assert dialer.can_call(ALBANY, at=WEDNESDAY, **kw).allowed

@@ -17,6 +17,8 @@ import builtins
 import dataclasses
 import datetime as dt
 import re
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -113,10 +115,25 @@ def _text(value: object, name: str, limit: int) -> str | None:
 
 
 class BlackoutList:
-    """Declared blackouts in one database. Reached as ``Compliance.blackouts``."""
+    """Declared blackouts in one database. Reached as ``Compliance.blackouts``.
 
-    def __init__(self, engine: Engine) -> None:
+    Decisions read the declared blackouts through a short cache (``ttl`` seconds, 1 by
+    default, like the active-snapshot cache): a blackout added or ended through this
+    object is seen at once; one added by another process or host within ``ttl`` seconds.
+    ``ttl=0`` reads the table on every decision.
+    """
+
+    def __init__(self, engine: Engine, *, ttl: float = 1.0) -> None:
         self._engine = engine
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._cache: dict[dt.date, tuple[float, tuple[BlackoutFact, ...]]] = {}
+        self._generation = 0
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._generation += 1
 
     def add(
         self,
@@ -179,7 +196,8 @@ class BlackoutList:
             record_change(
                 conn, "blackouts", int(new_id), "insert", values["actor"], None, dict(row._mapping)
             )
-            return _row(row)
+        self._forget()
+        return _row(row)
 
     def end(
         self, blackout_id: int, last_day: dt.date | str, *, actor: str, reason: str
@@ -206,7 +224,8 @@ class BlackoutList:
             conn.execute(sa.update(_b).where(_b.c.id == blackout_id).values(last_day=last))
             row = conn.execute(sa.select(_b).where(_b.c.id == blackout_id)).one()
             record_change(conn, "blackouts", blackout_id, "end", who, why, dict(row._mapping))
-            return _row(row)
+        self._forget()
+        return _row(row)
 
     def list(self, *, area: str | None = None) -> builtins.list[Blackout]:
         """Every blackout (ended ones too), in id order, optionally of one area."""
@@ -220,9 +239,24 @@ class BlackoutList:
         """The blackouts that may bind a call at ``at`` or later (those not over by the
         day before ``at`` in UTC, which every local calendar day of ``at`` is after)."""
         since = at.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(since)
+            generation = self._generation
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
         stmt = (
             sa.select(_b)
             .where(sa.or_(_b.c.last_day.is_(None), _b.c.last_day >= since))
             .order_by(_b.c.id)
         )
-        return tuple(_row(r).fact() for r in conn.execute(stmt))
+        found = tuple(_row(r).fact() for r in conn.execute(stmt))
+        if self.ttl > 0:
+            with self._lock:
+                # A change made here while the query ran may be missing from it: keep
+                # nothing then.
+                if generation == self._generation:
+                    if len(self._cache) > 64:
+                        self._cache.clear()
+                    self._cache[since] = (now, found)
+        return found
