@@ -850,3 +850,48 @@ def test_next_allowed_is_allowed_with_the_same_facts(w: World) -> None:
         f"next_allowed {nxt.isoformat()} is denied by "
         f"{[(r.code, r.source, r.message) for r in again.reasons]}\nfacts:\n  {describe(w)}"
     )
+
+
+@SETTINGS
+@given(
+    w=worlds(numbers=VOIDED_NUMBERS, consents=2, blackouts=0, registries="clear"), data=st.data()
+)
+def test_a_voiding_registry_answer_lost_allows_nothing(w: World, data: st.DataObject) -> None:
+    """A registry whose listing voids earlier consents (``voided_by``, a consent rule's
+    ``registry``) answers "listed since D", with D only in the answer: its answer then
+    goes missing (never consulted, no backend) or unavailable. The number may still have
+    changed hands, so a denial stays a denial."""
+    call = RuleCall(phone=normalize(w.number), at=w.at, **dict(w.hints))
+    names = sorted(
+        {
+            name
+            for b in BOOK.rules_for(call.location(), campaign=None, brand=None)
+            if isinstance(b.rule, ConsentRule)
+            for name in ({b.rule.registry} if b.rule.registry else set()) | set(b.rule.voided_by)
+        }
+    )
+    if not names:
+        return
+    name = data.draw(st.sampled_from(names))
+    since = w.at - dt.timedelta(days=data.draw(st.integers(1, 400)))
+    listed = RegistryFact(
+        registry=name,
+        status="listed",
+        checked_at=w.at - dt.timedelta(hours=data.draw(st.integers(1, 48))),
+        registered_at=since,
+        evidence="test",
+    )
+    facts = dataclasses.replace(
+        w,
+        registry=(*(f for f in w.registry if f.registry != name), listed),
+        registrations=tuple(r for r in w.registrations if r[0] != name),
+    )
+    status = data.draw(st.sampled_from(["unknown", "unavailable"]))
+    lost = dataclasses.replace(
+        facts,
+        registry=(
+            *(f for f in w.registry if f.registry != name),
+            RegistryFact(registry=name, status=status),  # type: ignore[arg-type]
+        ),
+    )
+    assert_no_allowance(facts, lost, f"the {name} answer becoming {status}")
