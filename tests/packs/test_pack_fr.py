@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 from _rulecheck import all_clear, attempt, codes, consent, decide, local, sources
 
+from optout._rules._book import RuleBook
 from optout._rules._decide import RuleOutcome
 from optout._rules._engine import AttemptFact
 
@@ -16,6 +18,7 @@ PARIS = "Europe/Paris"
 # A contract satisfies the opt-in rule from 11 Aug 2026 but does not lift the hours.
 CONTRACT = consent("contract", local(PARIS, 2025, 1, 10, 12, 0))
 EXPRESS = consent("express", local(PARIS, 2025, 1, 10, 12, 0))
+OUTSIDE = dataclasses.replace(EXPRESS, scopes=frozenset({"outside_hours"}))
 
 
 @pytest.mark.parametrize(
@@ -49,7 +52,10 @@ def test_express_consent_lifts_the_hours() -> None:
     revoked = consent(
         "express", local(PARIS, 2025, 1, 10, 12, 0), revoked_at=local(PARIS, 2026, 6, 1, 0, 0)
     )
-    assert codes(decide(NUMBER, saturday, consents=[EXPRESS])) == []
+    # D.223-9 al. 2: consent to calls outside the days and hours, not any consent.
+    assert codes(decide(NUMBER, saturday, consents=[EXPRESS])) == ["window.day_banned"]
+    assert codes(decide(NUMBER, saturday, consents=[OUTSIDE])) == []
+    revoked = dataclasses.replace(revoked, scopes=OUTSIDE.scopes)
     assert codes(decide(NUMBER, saturday, consents=[revoked])) == ["window.day_banned"]
     assert codes(decide(NUMBER, saturday, consents=[CONTRACT])) == ["window.day_banned"]
 
@@ -102,8 +108,10 @@ def test_france_before_and_after_11_august_2026() -> None:
     # The hours stay: a contract satisfies the opt-in but does not lift them ...
     saturday = local(PARIS, 2026, 8, 22, 12, 0)
     assert codes(decide(NUMBER, saturday, consents=[CONTRACT])) == ["window.day_banned"]
-    # ... while express consent satisfies the opt-in and lifts them.
-    assert codes(decide(NUMBER, saturday, consents=[EXPRESS])) == []
+    # ... and so does a consent to be canvassed: only consent to calls outside the days and
+    # hours lifts them (every call now needs the first).
+    assert codes(decide(NUMBER, saturday, consents=[EXPRESS])) == ["window.day_banned"]
+    assert codes(decide(NUMBER, saturday, consents=[OUTSIDE])) == []
 
 
 def test_opt_in_consent_given_later_and_revoked() -> None:
@@ -157,8 +165,10 @@ def test_refusal_cool_down_of_sixty_full_days() -> None:
     refused = [attempt(NUMBER, local(PARIS, 2026, 6, 4, 11, 0), "refused", brand="acme")]
     at = local(PARIS, 2026, 6, 5, 11, 0)
     end = local(PARIS, 2026, 8, 4, 11, 0)  # 61 x 24 h: 60 whole days after the refusal day
-    # A Bloctel consultation fresh at the end, so only the cool-down decides.
-    out = decide(NUMBER, at, attempts=refused, brand="acme", registry_facts=all_clear(end))
+    # Without the Bloctel rule (a consultation lapses in 30 days), only the cool-down
+    # decides; an answer dated after the call would count as no consultation at all.
+    book = RuleBook(disabled=frozenset({"FR:fr.bloctel.registry"}))
+    out = decide(NUMBER, at, attempts=refused, brand="acme", book=book)
     assert codes(out) == ["cooldown.active"]
     assert out.next_allowed(at) == end
     # 3 Aug is only the 60th day after 4 June: still inside the cool-down.

@@ -11,7 +11,7 @@ from _rulecheck import attempt, codes, consent, decide, local, sources
 
 from optout._rules._decide import RuleOutcome
 
-NY = "+1 212 555 0100"  # New York: no state pack, so only the federal rules bind
+DC = "+1 202 555 0100"  # Washington DC: no pack of its own, so only the federal rules bind
 IDAHO = "+1 208 555 0101"  # spans America/Boise and America/Los_Angeles
 TOLL_FREE = "+1 800 555 0100"
 ET = "America/New_York"
@@ -38,18 +38,18 @@ def live(number: str, at: dt.datetime, **kw: Any) -> RuleOutcome:
     ],
 )
 def test_telemarketing_hours(when: dt.datetime, expected: list[str]) -> None:
-    assert codes(live(NY, when)) == expected
+    assert codes(live(DC, when)) == expected
 
 
 @pytest.mark.parametrize("purpose", ["marketing", "sales", "charity"])
 def test_telemarketing_hours_cover_charity(purpose: str) -> None:
-    out = live(NY, local(ET, 2026, 11, 24, 21, 0), purpose=purpose)
+    out = live(DC, local(ET, 2026, 11, 24, 21, 0), purpose=purpose)
     assert sources(out) == ["US:us.telemarketing.hours"]
 
 
 @pytest.mark.parametrize("purpose", ["survey", "political", "informational"])
 def test_no_federal_hours_for_other_purposes(purpose: str) -> None:
-    assert codes(live(NY, local(ET, 2026, 11, 24, 22, 0), purpose=purpose)) == []
+    assert codes(live(DC, local(ET, 2026, 11, 24, 22, 0), purpose=purpose)) == []
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_no_federal_hours_for_other_purposes(purpose: str) -> None:
     ],
 )
 def test_collection_hours(when: dt.datetime, expected: list[str]) -> None:
-    assert sources(live(NY, when, purpose="debt_collection")) == expected
+    assert sources(live(DC, when, purpose="debt_collection")) == expected
 
 
 @pytest.mark.parametrize(
@@ -85,12 +85,12 @@ def test_collection_hours(when: dt.datetime, expected: list[str]) -> None:
     ],
 )
 def test_dst_changes(when: dt.datetime, allowed: bool) -> None:
-    assert (codes(live(NY, when)) == []) is allowed
+    assert (codes(live(DC, when)) == []) is allowed
 
 
 def test_next_allowed_across_the_spring_change() -> None:
     at = local(ET, 2026, 3, 7, 21, 30)  # Saturday night, EST
-    out = live(NY, at)
+    out = live(DC, at)
     assert out.next_allowed(at) == dt.datetime(2026, 3, 8, 12, 0, tzinfo=dt.UTC)
 
 
@@ -115,7 +115,7 @@ def test_time_zone_hint_narrows_an_ambiguous_area_code() -> None:
 
 def test_state_hint_narrows_a_toll_free_number() -> None:
     at = local(ET, 2026, 11, 24, 8, 30)  # 5:30 Pacific, 3:30 in Hawaii
-    assert codes(live(TOLL_FREE, at, state="NY")) == []
+    assert codes(live(TOLL_FREE, at, state="DC")) == []
     assert "window.outside_hours" in codes(live(TOLL_FREE, at))
 
 
@@ -129,7 +129,7 @@ def _collection_attempts(
 ) -> list[Any]:
     return [
         attempt(
-            NY,
+            DC,
             first + dt.timedelta(hours=12 * i),
             outcome,
             "debt_collection",
@@ -141,7 +141,7 @@ def _collection_attempts(
 
 
 def _collect(at: dt.datetime, attempts: list[Any], debt: str | None = "d1") -> RuleOutcome:
-    return live(NY, at, purpose="debt_collection", attempts=attempts, person="p1", debt=debt)
+    return live(DC, at, purpose="debt_collection", attempts=attempts, person="p1", debt=debt)
 
 
 def test_reg_f_seventh_call_allowed_eighth_denied() -> None:
@@ -174,7 +174,7 @@ def test_reg_f_counts_per_debt_and_unnamed_debts_count_all() -> None:
 
 def test_reg_f_conversation_cooldown_ends_exactly_after_7_days() -> None:
     talked = local(ET, 2026, 11, 17, 12, 0)
-    history = [attempt(NY, talked, "conversation", "debt_collection", person="p1", debt="d1")]
+    history = [attempt(DC, talked, "conversation", "debt_collection", person="p1", debt="d1")]
     end = talked + dt.timedelta(days=7)
     out = _collect(end - dt.timedelta(seconds=1), history)
     assert sources(out) == ["US:us.regf.after_conversation"]
@@ -187,7 +187,7 @@ def test_reg_f_conversation_cooldown_ends_exactly_after_7_days() -> None:
 def test_reg_f_other_conversations_start_the_clock(outcome: str) -> None:
     history = [
         attempt(
-            NY, DEBT_CALL - dt.timedelta(days=1), outcome, "debt_collection", person="p1", debt="d1"
+            DC, DEBT_CALL - dt.timedelta(days=1), outcome, "debt_collection", person="p1", debt="d1"
         )
     ]
     assert codes(_collect(DEBT_CALL, history)) == ["cooldown.active"]
@@ -196,7 +196,7 @@ def test_reg_f_other_conversations_start_the_clock(outcome: str) -> None:
 def test_reg_f_unanswered_calls_do_not_start_the_clock() -> None:
     history = [
         attempt(
-            NY,
+            DC,
             DEBT_CALL - dt.timedelta(days=1),
             "answering_machine",
             "debt_collection",
@@ -214,40 +214,40 @@ MONTH = 30 * 86400
 
 def test_abandonment_rate_above_three_percent_stops_automated_calls() -> None:
     at = local(ET, 2026, 11, 24, 12, 0)
-    assert codes(decide(NY, at, consents=[PEWC], abandonment=[(MONTH, 3, 100)])) == []
-    out = decide(NY, at, consents=[PEWC], abandonment=[(MONTH, 4, 100)], campaign="c1")
+    assert codes(decide(DC, at, consents=[PEWC], abandonment=[(MONTH, 3, 100)])) == []
+    out = decide(DC, at, consents=[PEWC], abandonment=[(MONTH, 4, 100)], campaign="c1")
     assert sources(out) == ["US:us.telemarketing.abandonment"]
     assert codes(out) == ["abandonment.rate_exceeded"]
-    assert codes(live(NY, at, abandonment=[(MONTH, 4, 100)])) == []
+    assert codes(live(DC, at, abandonment=[(MONTH, 4, 100)])) == []
 
 
 def test_automated_telemarketing_to_wireless_needs_written_consent() -> None:
     at = local(ET, 2026, 11, 24, 12, 0)
-    out = decide(NY, at)
+    out = decide(DC, at)
     assert codes(out) == ["consent.missing"]
     assert sources(out) == ["US:us.tcpa.pewc.wireless"]
-    assert codes(decide(NY, at, consents=[EXPRESS])) == ["consent.missing"]
-    assert codes(decide(NY, at, consents=[PEWC])) == []
-    assert codes(live(NY, at)) == []
+    assert codes(decide(DC, at, consents=[EXPRESS])) == ["consent.missing"]
+    assert codes(decide(DC, at, consents=[PEWC])) == []
+    assert codes(live(DC, at)) == []
 
 
 def test_prerecorded_and_ai_telemarketing_cite_both_grounds() -> None:
     at = local(ET, 2026, 11, 24, 12, 0)
     for technology in ("prerecorded", "artificial_voice"):
-        out = decide(NY, at, technology=technology)
+        out = decide(DC, at, technology=technology)
         assert sources(out) == [
             "US:us.tcpa.pewc.wireless",
             "US:us.tcpa.pewc.prerecorded_residential",
         ]
-        assert codes(decide(NY, at, technology=technology, consents=[PEWC])) == []
+        assert codes(decide(DC, at, technology=technology, consents=[PEWC])) == []
 
 
 @pytest.mark.parametrize("purpose", ["informational", "debt_collection", "political"])
 def test_automated_non_marketing_calls_to_wireless_need_express_consent(purpose: str) -> None:
     at = local(ET, 2026, 11, 24, 12, 0)
-    out = decide(NY, at, purpose=purpose)
+    out = decide(DC, at, purpose=purpose)
     assert sources(out) == ["US:us.tcpa.consent.wireless"]
-    assert codes(decide(NY, at, purpose=purpose, consents=[EXPRESS])) == []
+    assert codes(decide(DC, at, purpose=purpose, consents=[EXPRESS])) == []
 
 
 def test_toll_free_numbers_are_not_wireless() -> None:
@@ -262,7 +262,7 @@ def test_traced_cap_on_exempted_prerecorded_calls() -> None:
 
     def history(n: int) -> list[Any]:
         return [
-            attempt(NY, first + dt.timedelta(days=i), "answering_machine", "informational")
+            attempt(DC, first + dt.timedelta(days=i), "answering_machine", "informational")
             for i in range(n)
         ]
 
@@ -271,26 +271,26 @@ def test_traced_cap_on_exempted_prerecorded_calls() -> None:
         "technology": "prerecorded",
         "consents": [EXPRESS],
     }
-    assert codes(decide(NY, at, attempts=history(2), **kw)) == []
-    out = decide(NY, at, attempts=history(3), **kw)
+    assert codes(decide(DC, at, attempts=history(2), **kw)) == []
+    out = decide(DC, at, attempts=history(3), **kw)
     assert sources(out) == ["US:us.traced.exempt_cap.commercial"]
     assert out.reasons[0].until == first + dt.timedelta(days=30)
-    assert codes(decide(NY, first + dt.timedelta(days=30), attempts=history(3), **kw)) == []
+    assert codes(decide(DC, first + dt.timedelta(days=30), attempts=history(3), **kw)) == []
     # Before the TRACED rules took effect there was no cap.
     old = local(ET, 2023, 7, 19, 12, 0)
     old_history = [
-        attempt(NY, old - dt.timedelta(days=i + 1), "answering_machine", "informational")
+        attempt(DC, old - dt.timedelta(days=i + 1), "answering_machine", "informational")
         for i in range(3)
     ]
     kw["consents"] = [consent("express", local(ET, 2023, 1, 5, 12, 0))]
-    assert codes(decide(NY, old, attempts=old_history, **kw)) == []
-    assert codes(decide(NY, old + dt.timedelta(days=1), attempts=old_history, **kw)) == [
+    assert codes(decide(DC, old, attempts=old_history, **kw)) == []
+    assert codes(decide(DC, old + dt.timedelta(days=1), attempts=old_history, **kw)) == [
         "cap.reached"
     ]
 
 
 def test_every_reason_cites_its_source() -> None:
-    out = live(NY, local(ET, 2026, 11, 24, 21, 0))
+    out = live(DC, local(ET, 2026, 11, 24, 21, 0))
     (reason,) = out.reasons
     assert reason.source == "US:us.telemarketing.hours"
     assert reason.citation is not None

@@ -63,20 +63,23 @@ def test_uk_subscriber_notification_overrides_the_listing() -> None:
 
 
 def test_us_snapshot_older_than_31_days_denies() -> None:
-    at = local(NY, 2026, 11, 24, 11, 0)
+    # 16 CFR 310.4(b)(3)(iv): a version obtained no more than 31 days before the date of
+    # the call. Obtained on 24 Oct (New York time), it serves every call on 24 Nov, the
+    # 31st day after; one obtained late on 23 Oct does not.
+    at = local(NY, 2026, 11, 24, 20, 59)
     fresh = facts(
         at,
         us_dnc=RegistryFact(
             registry="us_dnc",
             status="clear",
-            checked_at=at - dt.timedelta(days=31) + dt.timedelta(seconds=1),
+            checked_at=local(NY, 2026, 10, 24, 0, 0, 1),
             evidence="v",
         ),
     )
     stale = facts(
         at,
         us_dnc=dataclasses.replace(
-            fresh[0], registry="us_dnc", checked_at=at - dt.timedelta(days=31)
+            fresh[0], registry="us_dnc", checked_at=local(NY, 2026, 10, 23, 23, 59)
         ),
     )
     assert codes(decide(US, at, registry_facts=fresh, technology="manual")) == []

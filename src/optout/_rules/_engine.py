@@ -741,7 +741,11 @@ def _registry_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
     # The registration date: the answer's own, else a stored one (the earliest known,
     # the strict choice for a grace period). Unknown: no grace, and no consent given
     # before it can be shown to survive it.
-    known = [d for d in (fact.registered_at, s.first_registered(name)) if d is not None]
+    # Stored dates are read for the rules that use them (the facts a call needs): a grace
+    # period, or an exemption that depends on the registration.
+    stored = rule.grace is not None or (rule.exempt and rule.survives_registration is not None)
+    first = s.first_registered(name) if stored else None
+    known = [d for d in (fact.registered_at, first) if d is not None]
     since_at = min(known) if known else None
     if since_at is not None and rule.grace is not None and at < since_at + rule.grace:
         return None  # the registration is not binding yet (the law's grace period)
