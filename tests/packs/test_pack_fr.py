@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from _rulecheck import all_clear, attempt, codes, consent, decide, local, sources
+from _rulecheck import attempt, codes, consent, decide, local, sources
 
 from optout._rules._book import RuleBook
 from optout._rules._decide import RuleOutcome
