@@ -187,7 +187,11 @@ def test_a_missing_file_is_named(tmp_path: pathlib.Path) -> None:
             id="dates-empty",
         ),
         pytest.param(HEAD + _blackout(extra='colour = "red"'), "colour", id="unknown-field"),
-        pytest.param(HEAD + _rule("blackout", ""), "needs dates or ranges", id="empty-blackout"),
+        pytest.param(
+            HEAD + _rule("blackout", ""),
+            "needs dates, ranges or declared kinds",
+            id="empty-blackout",
+        ),
         pytest.param(
             HEAD + _blackout() + _blackout(), "'zz.broken' is used twice", id="duplicate-id"
         ),

@@ -368,3 +368,93 @@ def test_revoke_all_from_2027_01_31_ends_the_callers_other_consents() -> None:
     # A revocation made before the rule's date ends only its own consent.
     early = dataclasses.replace(info, revoked_at=local(NY, 2027, 1, 30, 9, 0))
     assert codes(call([debt, early])) == []
+
+
+# -- Maine, Louisiana, Minas Gerais, Canada, France: the rest of the gap table ---------------
+
+MAINE = "+1 207 555 0142"
+
+
+def test_maine_sales_calls_need_a_reassigned_numbers_check_from_16_july_2024() -> None:
+    at = local(NY, 2026, 11, 24, 11, 0)
+    unchecked = [f for f in all_clear(at) if f.registry != "us_rnd"]
+    out = decide(MAINE, at, technology="manual", registry_facts=unchecked)
+    assert sources(out) == ["US-ME:me.rnd.check"]
+    assert codes(out) == ["registry.not_consulted"]
+    # A "reassigned" answer does not deny by itself; an old check does.
+    reassigned = answer("us_rnd", "listed", at - dt.timedelta(days=1), at - dt.timedelta(days=90))
+    assert (
+        codes(decide(MAINE, at, technology="manual", registry_facts=facts(at, us_rnd=reassigned)))
+        == []
+    )
+    old = answer("us_rnd", "clear", at - dt.timedelta(days=31))
+    out = decide(MAINE, at, technology="manual", registry_facts=facts(at, us_rnd=old))
+    assert codes(out) == ["registry.expired"]
+    # Outside the Act: an established business relationship; and calls before the law.
+    ebr = consent("ebr_purchase", at - dt.timedelta(days=30))
+    assert (
+        codes(decide(MAINE, at, technology="manual", registry_facts=unchecked, consents=[ebr]))
+        == []
+    )
+    before = local(NY, 2024, 7, 15, 11, 0)
+    assert (
+        codes(
+            decide(
+                MAINE,
+                before,
+                technology="manual",
+                registry_facts=[f for f in all_clear(before) if f.registry != "us_rnd"],
+            )
+        )
+        == []
+    )
+    # Debt collection is not a telephone sales call.
+    assert "US-ME:me.rnd.check" not in sources(
+        decide(MAINE, at, technology="manual", purpose="debt_collection", registry_facts=unchecked)
+    )
+
+
+def test_louisiana_emergency_stops_solicitation_and_texts() -> None:
+    at = local("America/Chicago", 2026, 12, 9, 12, 0)
+    storm = BlackoutFact(
+        id="3",
+        area="US-LA",
+        kind="emergency",
+        first=dt.date(2026, 12, 9),
+        last=dt.date(2026, 12, 12),
+        source="Proclamation 101 JBE 2026",
+    )
+    assert sources(check("+1 504 555 0142", at, [storm])) == ["US-LA:la.emergency"]
+    assert sources(check("+1 504 555 0142", at, [storm], purpose="charity")) == [
+        "US-LA:la.emergency"
+    ]
+    assert codes(check("+1 504 555 0142", at, [storm], purpose="debt_collection")) == []
+
+
+def test_minas_gerais_hours_lifted_only_by_a_specific_authorisation() -> None:
+    sunday = local("America/Sao_Paulo", 2026, 11, 29, 12, 0)
+    number = "+55 31 3555 0142"  # Belo Horizonte
+    general = consent("express", local("America/Sao_Paulo", 2026, 1, 5, 9, 0))
+    out = decide(number, sunday, technology="manual", consents=[general])
+    assert "BR-MG:br-mg.telemarketing.hours" in sources(out)
+    specific = dataclasses.replace(general, scopes=frozenset({"outside_hours"}))
+    out = decide(number, sunday, technology="manual", consents=[specific])
+    assert "BR-MG:br-mg.telemarketing.hours" not in sources(out)
+
+
+@pytest.mark.parametrize(("day", "expected"), [(24, []), (25, ["registry.expired"])])
+def test_canada_dncl_version_at_most_31_days_before_the_call(day: int, expected: list[str]) -> None:
+    obtained = local("America/Toronto", 2026, 10, 24, 18, 0)
+    at = local("America/Toronto", 2026, 11, day, 12, 0)  # a Tuesday and a Wednesday
+    dncl = answer("ca_dncl", "clear", obtained)
+    out = decide("+1 613 555 0142", at, technology="manual", registry_facts=facts(at, ca_dncl=dncl))
+    assert codes(out) == expected
+
+
+def test_france_an_objection_during_a_call_is_never_followed_by_another() -> None:
+    objected = [attempt(FR, local(PARIS, 2026, 6, 4, 11, 0), "dnc_request", brand="acme")]
+    years_later = local(PARIS, 2029, 6, 5, 11, 0)
+    out = decide(FR, years_later, attempts=objected, brand="acme", technology="manual")
+    assert "FR:fr.objection.no_recontact" in sources(out)
+    other = decide(FR, years_later, attempts=objected, brand="other", technology="manual")
+    assert "FR:fr.objection.no_recontact" not in sources(other)
