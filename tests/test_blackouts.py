@@ -157,3 +157,9 @@ def test_a_blackout_declared_by_another_process_is_seen_within_the_cache_time(
         dialer.blackouts.ttl = 0
         office.blackouts.end(office.blackouts.list()[0].id, "2026-12-08", actor="a", reason="b")
         assert dialer.can_call(ALBANY, at=WEDNESDAY, **kw).allowed
+
+
+def test_a_registration_date_in_the_future_is_refused(client: Compliance) -> None:
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    with pytest.raises(ConfigurationError, match="in the future"):
+        client.registrations.record("gb_tps", "+44 20 7946 0123", registered_at=ahead, source="x")

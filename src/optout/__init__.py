@@ -13,6 +13,7 @@ from optout import _ledger_schema as _ledger_schema
 from optout import registries
 from optout._async import AsyncCompliance
 from optout._batch import BatchDecisions, decide_many
+from optout._blackouts import Blackout, BlackoutList
 from optout._client import (
     Attempt,
     Compliance,
@@ -44,7 +45,7 @@ from optout._numbers import PhoneNumber, normalize
 from optout._outcomes import OutcomeMap
 from optout._reasons import REASON_CODES
 from optout._rules._book import RuleBook, builtin_packs, load_pack
-from optout._rules._model import ConsentKind, Pack
+from optout._rules._model import ConsentKind, ConsentScope, Pack
 from optout._rules._policy import Policy, builtin_policy
 from optout._suppressions import ImportReport, Suppression, SuppressionList
 from optout._version import __version__
@@ -54,12 +55,15 @@ __all__ = [
     "AsyncCompliance",
     "Attempt",
     "BatchDecisions",
+    "Blackout",
+    "BlackoutList",
     "Channel",
     "Compliance",
     "ConfigurationError",
     "Consent",
     "ConsentKind",
     "ConsentList",
+    "ConsentScope",
     "DatabaseError",
     "Decision",
     "ErasureReport",

@@ -57,7 +57,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from optout._client import _optional_text, _optional_texts
-from optout._consents import Consent
+from optout._consents import Consent, registration_pairs
 from optout._consents import _row as _consent_row
 from optout._core import (
     CallFacts,
@@ -2120,14 +2120,18 @@ def _registrations(
     clear_of = {privacy.stored(n): n for n in numbers}
     for part in _chunks(list(clear_of)):
         stmt = (
-            sa.select(_r.c.number, _r.c.registry, sa.func.max(_r.c.registered_at))
+            sa.select(
+                _r.c.number,
+                _r.c.registry,
+                sa.func.min(_r.c.registered_at),
+                sa.func.max(_r.c.registered_at),
+            )
             .where(_r.c.number.in_(part))
             .group_by(_r.c.number, _r.c.registry)
         )
-        for number, reg, when in conn.execute(stmt):
-            since = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-            found.setdefault(clear_of[number], []).append((reg, since))
-    return {k: tuple(sorted(v)) for k, v in found.items()}
+        for number, reg, first, last in conn.execute(stmt):
+            found.setdefault(clear_of[number], []).extend(registration_pairs([(reg, first, last)]))
+    return {k: tuple(sorted(set(v))) for k, v in found.items()}
 
 
 # -- the entry point ------------------------------------------------------------------------

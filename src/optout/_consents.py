@@ -318,10 +318,17 @@ class RegistrationList:
         """Record that ``number`` is registered in ``registry`` since ``registered_at``."""
         if not _registry_id(registry):
             raise ConfigurationError(f"registry must be an id like 'it_rpo', got {registry!r}")
+        since = instant(registered_at, name="registered_at")
+        if since > utcnow() + _SKEW:
+            # A date ahead would open a grace period the registry never gave.
+            raise ConfigurationError(
+                f"registered_at {since.isoformat()} is in the future: record a registration "
+                "once it has happened"
+            )
         values: dict[str, Any] = {
             "registry": registry,
             "number": self._privacy.stored(normalize(number, region or self._region).e164),
-            "registered_at": instant(registered_at, name="registered_at"),
+            "registered_at": since,
             "source": _text(source, "source"),
             "reference": _text(reference, "reference"),
             "recorded_at": utcnow(),
@@ -356,13 +363,25 @@ class RegistrationList:
         )
 
     def for_call(self, conn: sa.Connection, number: str) -> builtins.list[tuple[str, dt.datetime]]:
-        """(registry, latest registration date) pairs for ``number``."""
+        """(registry, date) pairs for ``number``: the earliest and the latest registration
+        date of each registry (one pair when they are the same). The rules take the latest
+        to void consents and the earliest for a grace period, the strict choice for each."""
         stmt = (
-            sa.select(_r.c.registry, sa.func.max(_r.c.registered_at))
+            sa.select(
+                _r.c.registry, sa.func.min(_r.c.registered_at), sa.func.max(_r.c.registered_at)
+            )
             .where(_r.c.number == self._privacy.stored(number))
             .group_by(_r.c.registry)
         )
-        return [
-            (reg, when if when.tzinfo else when.replace(tzinfo=dt.UTC))
-            for reg, when in conn.execute(stmt)
-        ]
+        return registration_pairs(conn.execute(stmt))
+
+
+def registration_pairs(
+    rows: Iterable[Any],
+) -> builtins.list[tuple[str, dt.datetime]]:
+    """``(registry, earliest, latest)`` rows as sorted ``(registry, date)`` pairs."""
+    out: set[tuple[str, dt.datetime]] = set()
+    for registry, first, last in rows:
+        for when in (first, last):
+            out.add((registry, when if when.tzinfo else when.replace(tzinfo=dt.UTC)))
+    return sorted(out)

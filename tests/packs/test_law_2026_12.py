@@ -458,3 +458,71 @@ def test_france_an_objection_during_a_call_is_never_followed_by_another() -> Non
     assert "FR:fr.objection.no_recontact" in sources(out)
     other = decide(FR, years_later, attempts=objected, brand="other", technology="manual")
     assert "FR:fr.objection.no_recontact" not in sources(other)
+
+
+# -- cells of the audit (docs/rules.md) that ended in an allowance ---------------------------
+
+
+def test_uk_grace_runs_from_the_earliest_date_and_ignores_one_after_the_answer() -> None:
+    at = local(LONDON, 2026, 11, 25, 11, 0)
+    tps = answer("gb_tps", "listed", local(LONDON, 2026, 11, 20, 9, 0))
+    kw_facts = facts(at, gb_tps=tps)
+    two = [("gb_tps", at - dt.timedelta(days=300)), ("gb_tps", at - dt.timedelta(days=5))]
+    out = decide(UK, at, technology="manual", registry_facts=kw_facts, registrations=two)
+    assert codes(out) == ["registry.listed"]  # before: allowed (the latest date was used)
+    later = [("gb_tps", local(LONDON, 2026, 11, 24, 9, 0))]  # after the listing answer
+    out = decide(UK, at, technology="manual", registry_facts=kw_facts, registrations=later)
+    assert codes(out) == ["registry.listed"]  # before: allowed (a grace from a later date)
+
+
+def test_a_revocation_ends_earlier_records_of_the_same_consent() -> None:
+    at = local("Europe/Berlin", 2026, 6, 10, 11, 0)
+    feb = consent("express", local("Europe/Berlin", 2026, 2, 1, 9, 0))
+    march = dataclasses.replace(
+        consent("express", local("Europe/Berlin", 2026, 3, 1, 9, 0)),
+        id="c2",
+        revoked_at=local("Europe/Berlin", 2026, 5, 1, 9, 0),
+    )
+    number = "+49 30 1234 5678"
+    assert codes(decide(number, at, technology="manual", consents=[feb, march])) == [
+        "consent.revoked"
+    ]  # before: allowed by the February record
+    june = consent("express", local("Europe/Berlin", 2026, 6, 1, 9, 0))
+    assert codes(decide(number, at, technology="manual", consents=[feb, march, june])) == []
+
+
+def test_a_relationship_lifts_a_rule_only_within_its_age() -> None:
+    at = local("America/Los_Angeles", 2026, 3, 3, 20, 30)  # after Oregon's 20:00
+    number = "+1 503 555 0142"
+    old = consent("ebr_purchase", local("America/Los_Angeles", 2015, 1, 5, 9, 0))
+    out = decide(number, at, technology="manual", consents=[old])
+    assert "US-OR:or.hours" in sources(out)  # before: lifted by a 2015 purchase
+    recent = consent("ebr_purchase", local("America/Los_Angeles", 2026, 1, 5, 9, 0))
+    assert "US-OR:or.hours" not in sources(
+        decide(number, at, technology="manual", consents=[recent])
+    )
+
+
+def test_an_attempt_stamped_after_the_decision_starts_its_cool_down() -> None:
+    at = local(PARIS, 2026, 6, 5, 11, 0)
+    ahead = attempt(FR, at + dt.timedelta(minutes=2), "refused", brand="acme")
+    out = decide(FR, at, attempts=[ahead], brand="acme", technology="manual")
+    assert "cooldown.active" in codes(out)  # before: allowed until the clocks agreed
+
+
+def test_a_date_only_list_counts_from_its_own_date_in_every_zone() -> None:
+    # A snapshot dated 1 Nov (stored as that day's UTC midnight) serves calls on 2 Dec in
+    # Los Angeles too, not only up to 1 Dec (the evening of 31 Oct there).
+    at = local("America/Los_Angeles", 2026, 12, 2, 20, 0)
+    snapshot = answer("us_dnc", "clear", dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    out = decide(
+        "+1 213 555 0142", at, technology="manual", registry_facts=facts(at, us_dnc=snapshot)
+    )
+    assert codes(out) == []
+
+
+def test_the_country_only_subdivision_setting_is_recorded_as_a_loosening() -> None:
+    at = local(NY, 2026, 12, 1, 12, 0)
+    out = decide("+1 800 555 0142", at, book=RuleBook(unknown_subdivision="country"))
+    (loosened,) = [e for e in out.evidence if e.kind == "rule_settings"]
+    assert loosened.detail["unknown_subdivision"] == "country"

@@ -234,6 +234,7 @@ class RuleBook:
             or not self.consent_lifts
             or self.unsupported == "allow"
             or not self.revoke_all
+            or self.unknown_subdivision != "all"
         ):
             out.append(
                 Evidence(
@@ -247,6 +248,7 @@ class RuleBook:
                             "consent_lifts": str(self.consent_lifts),
                             "unsupported": self.unsupported,
                             "revoke_all": str(self.revoke_all),
+                            "unknown_subdivision": self.unknown_subdivision,
                         }
                     ),
                 )

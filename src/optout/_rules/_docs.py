@@ -401,9 +401,12 @@ def _rule_lines(pack: Pack, rule: Rule) -> list[str]:
     scope = (
         f" that carries the scope `{rule.lifted_by_scope.value}`" if rule.lifted_by_scope else ""
     )
+    ages = "".join(
+        f"; `{k.value}` at most {_duration(v)} old" for k, v in sorted(rule.lifted_max_age.items())
+    )
     consent = (
         f"yes, by a valid consent of kind {_members(rule.lifted_by_consent, ConsentKind)}"
-        f"{scope} (unless `RuleBook(consent_lifts=False)`)"
+        f"{scope}{ages} (unless `RuleBook(consent_lifts=False)`)"
         if rule.lifted_by_consent
         else "no"
     )

@@ -231,7 +231,7 @@ def applies(bound: BoundRule, s: Situation, at: dt.datetime) -> bool:
     if not any(rule.in_force(day) for day in _local_days(at, s.zones)):
         return False
     if rule.lifted_by_consent:
-        lift = _valid_consents(s, at, rule.lifted_by_consent, {}, None, None)
+        lift = _valid_consents(s, at, rule.lifted_by_consent, dict(rule.lifted_max_age), None, None)
         if rule.lifted_by_scope is not None:
             lift = [c for c in lift if rule.lifted_by_scope.value in c.scopes]
         if lift:
@@ -444,7 +444,9 @@ def _cooldown_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
         a
         for a in s.attempts
         if a.outcome in rule.after
-        and a.at <= at < a.at + rule.duration
+        # An attempt stamped after ``at`` (another host's clock runs ahead) counts as if it
+        # had just happened, as it does for caps.
+        and at < a.at + rule.duration
         and _same_kind(rule, a)
         and _same_scope(a, s, rule.scope)
     ]
@@ -484,6 +486,13 @@ def _valid_consents(
     """
     wanted = frozenset(kinds)
     cutoff = _revoked_all(s, at, revoke_all_from) if revoke_all_from is not None else None
+    # A revocation also ends the records of the same kind given before it that cover the
+    # call (the person withdrew that consent, whichever record holds it).
+    withdrawn: dict[ConsentKind, dt.datetime] = {}
+    for c in s.consents:
+        r = c.revoked_at
+        if r is not None and r <= at and c.kind in wanted and _covers(c, s):
+            withdrawn[c.kind] = max(withdrawn.get(c.kind, r), r)
     out = []
     for c in s.consents:
         if c.kind not in wanted or not _covers(c, s):
@@ -504,6 +513,8 @@ def _valid_consents(
         ):
             continue
         if cutoff is not None and c.given_at < cutoff.get(c.brand, cutoff.get(None, _NEVER)):
+            continue
+        if c.kind in withdrawn and c.given_at < withdrawn[c.kind]:
             continue
         out.append(c)
     return out
@@ -682,8 +693,15 @@ def _expiry(rule: RegistryRule, fact: RegistryFact, s: Situation) -> dt.datetime
     else:
         days = validity.days + (1 if rule.validity_counts == "days_before_call" else 0)
         zones = s.zones or (zone("UTC"),)
+        utc = fact.checked_at.astimezone(dt.UTC)
+        date_only = utc.time() == dt.time(0)  # a registry that gives dates: that day
         expires = min(
-            first_instant_at(fact.checked_at.astimezone(tz).date() + dt.timedelta(days), 0, tz)
+            first_instant_at(
+                (utc.date() if date_only else fact.checked_at.astimezone(tz).date())
+                + dt.timedelta(days),
+                0,
+                tz,
+            )
             for tz in zones
         )
     if fact.valid_until is not None:
@@ -745,6 +763,10 @@ def _registry_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
     # period, or an exemption that depends on the registration.
     stored = rule.grace is not None or (rule.exempt and rule.survives_registration is not None)
     first = s.first_registered(name) if stored else None
+    if first is not None and first > fact.checked_at:
+        # A registration "later" than the answer that lists it contradicts the answer: the
+        # number was listed by then. Such a date opens no grace period.
+        first = None
     known = [d for d in (fact.registered_at, first) if d is not None]
     since_at = min(known) if known else None
     if since_at is not None and rule.grace is not None and at < since_at + rule.grace:

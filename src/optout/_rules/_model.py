@@ -274,6 +274,9 @@ class _RuleBase(BaseModel):
     #: With ``lifted_by_consent``: only a consent that carries this scope lifts the rule
     #: (French hours need consent to calls outside them, not the consent every call needs).
     lifted_by_scope: ConsentScope | None = None
+    #: With ``lifted_by_consent``: how old a lifting consent of a kind may be (an
+    #: established business relationship lasts 18 months after a purchase).
+    lifted_max_age: dict[ConsentKind, Duration] = Field(default_factory=dict)
     #: Opt-in only: a proposed rule (a bill, a draft) that binds no call unless the
     #: RuleBook names it in ``opt_in``.
     proposed: bool = False
