@@ -1,5 +1,6 @@
-"""Declared blackouts, consent scopes and Italy's undated RPO listings through the client,
-the batch path and the CLI, on every storage backend (SQLite and PostgreSQL)."""
+"""Declared blackouts, consent scopes, sectors, caller IDs and Italy's undated RPO listings
+through the client, the batch path and the CLI, on every storage backend (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -163,3 +164,29 @@ def test_a_registration_date_in_the_future_is_refused(client: Compliance) -> Non
     ahead = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
     with pytest.raises(ConfigurationError, match="in the future"):
         client.registrations.record("gb_tps", "+44 20 7946 0123", registered_at=ahead, source="x")
+
+
+def test_sector_and_caller_id_through_the_client_batch_and_cli(
+    lawful_client: Compliance, backend_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = lawful_client
+    at = dt.datetime(2026, 9, 1, 11, 0, tzinfo=PARIS)
+    c.consents.add(FR, "express", given_at=dt.datetime(2026, 8, 20, tzinfo=PARIS), proof="f")
+    kw = {"technology": "manual"}
+    assert c.can_call(FR, at=at, **kw).allowed
+    banned = c.can_call(FR, at=at, sector="energy_renovation", **kw)
+    assert banned.codes == ("consent.missing",)
+    assert banned.reasons[0].source == "FR:fr.energy_renovation.ban"
+    automated = {"technology": "autodialed", "caller_id": "+33 6 12 34 56 78"}
+    assert c.can_call(FR, at=at, **automated).codes == ("cli.not_permitted",)
+    batch = c.decide_many([FR, FR], at=at, sector="energy_renovation", **kw)
+    assert [r.codes for r in batch] == [("consent.missing",)] * 2
+    batch = c.decide_many([FR], at=at, **automated)
+    assert [r.codes for r in batch] == [("cli.not_permitted",)]
+    with pytest.raises(ConfigurationError, match="sector"):
+        c.can_call(FR, at=at, sector="windows")
+    with pytest.raises(ConfigurationError, match="caller_id"):
+        c.can_call(FR, at=at, caller_id="12")
+    args = ["check", FR, "--at", at.isoformat(), "--technology", "manual", "--json"]
+    assert main([*args, "--sector", "energy_renovation", "--database", backend_url]) == 1
+    assert "fr.energy_renovation.ban" in capsys.readouterr().out

@@ -148,8 +148,16 @@ def test_reserve_records_an_attempt_that_counts(backend_url: str) -> None:
         assert attempt.at == TUESDAY_10
         with pytest.raises(optout.NotFoundError, match="awaits an outcome"):
             client.record_outcome(IT, "busy", attempt_id=first.attempt_id)
-        client.reserve(IT, at=TUESDAY_10 + dt.timedelta(minutes=1))
-        client.reserve(IT, at=TUESDAY_10 + dt.timedelta(minutes=2))
+        second = client.reserve(IT, at=TUESDAY_10 + dt.timedelta(minutes=1))
+        assert second.attempt_id is not None
+        # While its outcome is not recorded, the attempt may have been busy: the policy's
+        # 30-minute retry delay holds the next call.
+        pending = client.reserve(IT, at=TUESDAY_10 + dt.timedelta(minutes=2))
+        assert pending.decision.codes == ("cooldown.active",)
+        client.record_outcome(IT, "no_answer", attempt_id=second.attempt_id)
+        third = client.reserve(IT, at=TUESDAY_10 + dt.timedelta(minutes=2))
+        assert third.attempt_id is not None
+        client.record_outcome(IT, "no_answer", attempt_id=third.attempt_id)
         refused = client.reserve(IT, at=TUESDAY_10 + dt.timedelta(minutes=3))
         assert not refused.allowed
         assert refused.attempt_id is None
@@ -158,8 +166,17 @@ def test_reserve_records_an_attempt_that_counts(backend_url: str) -> None:
         assert bad.decision.codes == ("number.invalid",)
 
 
+CAP_ONLY = Policy.from_dict(
+    {
+        "policy": {"name": "cap-only", "version": "1"},
+        "retry": {"max_attempts": {"count": 3, "period": "24h"}},
+    }
+)
+
+
 def _reserve_many(url: str, count: int) -> int:
-    with Compliance(url, rules=_only(CAPPED)) as client:
+    # A cap alone: a retry delay would hold every racer behind the first pending attempt.
+    with Compliance(url, rules=_only(CAP_ONLY)) as client:
         granted = 0
         for i in range(count):
             at = TUESDAY_10 + dt.timedelta(seconds=i)
@@ -169,7 +186,7 @@ def _reserve_many(url: str, count: int) -> int:
 
 
 def test_racing_processes_never_exceed_a_cap(backend_url: str) -> None:
-    Compliance(backend_url, rules=_only(CAPPED)).close()  # migrate once, up front
+    Compliance(backend_url, rules=_only(CAP_ONLY)).close()  # migrate once, up front
     with concurrent.futures.ProcessPoolExecutor(max_workers=8) as pool:
         granted = sum(pool.map(_reserve_many, [backend_url] * 8, [4] * 8))
     engine = optout._db.create_engine(backend_url)

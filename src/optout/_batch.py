@@ -56,7 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from optout._client import _optional_text, _optional_texts
+from optout._client import _optional_text, _optional_texts, call_context
 from optout._consents import Consent, registration_pairs
 from optout._consents import _row as _consent_row
 from optout._core import (
@@ -873,8 +873,12 @@ class BatchRun:
         time_zone: str | None = None,
         person: str | None = None,
         workers: int | None = None,
+        sector: str | None = None,
+        caller_id: str | None = None,
     ) -> None:
         when = instant(at)
+        region = normalize_region(country) if country is not None else client._region
+        the_sector, the_caller = call_context(sector, caller_id, region)
         texts = _optional_texts(
             campaign=campaign,
             brand=brand,
@@ -894,9 +898,11 @@ class BatchRun:
             purpose=coerce(Purpose, purpose, name="purpose"),
             channel=coerce(Channel, channel, name="channel"),
             technology=coerce(Technology, technology, name="technology"),
+            sector=the_sector,
+            caller_id=the_caller,
             **texts,
         )
-        self.region = normalize_region(country) if country is not None else client._region
+        self.region = region
         self.workers = workers or 1
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()

@@ -38,7 +38,7 @@ from optout._scrub import add_scrub_arguments, run_scrub
 from optout._suppressions import entries_to_rows
 from optout._timeutil import parse_instant, utcnow
 from optout._version import __version__
-from optout._vocab import Channel, Outcome, Purpose, Scope, Technology
+from optout._vocab import Channel, Outcome, Purpose, Scope, Sector, Technology
 
 __all__ = ["ENV_HASH_NUMBERS", "main"]
 
@@ -123,8 +123,15 @@ def _add_context(parser: argparse.ArgumentParser) -> None:
         ("--state", "the callee's state/province/region code, e.g. FL (narrows time zones)"),
         ("--postal-code", "the callee's ZIP or postal code (US, CA)"),
         ("--time-zone", "the callee's IANA time zone, e.g. America/Chicago"),
+        ("--caller-id", "the number the call presents (CLI), for caller-ID rules"),
     ):
         parser.add_argument(flag, default=None, help=text)
+    parser.add_argument(
+        "--sector",
+        default=None,
+        choices=[s.value for s in Sector],
+        help="what the call sells, for sector bans (e.g. energy_renovation)",
+    )
     parser.add_argument(
         "--policy",
         action="append",
@@ -641,6 +648,8 @@ def _context(args: argparse.Namespace) -> dict[str, Any]:
         "state": args.state,
         "postal_code": args.postal_code,
         "time_zone": args.time_zone,
+        "sector": args.sector,
+        "caller_id": args.caller_id,
     }
 
 

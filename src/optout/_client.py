@@ -30,7 +30,7 @@ from optout._decision import Decision
 from optout._errors import ConfigurationError, InvalidNumberError, NotFoundError
 from optout._facts import AbandonmentCache, call_needs, load_attempts
 from optout._ledger import Ledger, LedgerMode
-from optout._numbers import normalize, normalize_region
+from optout._numbers import PhoneNumber, normalize, normalize_region
 from optout._outcomes import OutcomeMap
 from optout._privacy import NumberHasher, Privacy, check_database
 from optout._registries._base import Registry
@@ -42,7 +42,7 @@ from optout._rules._engine import RegistryFact
 from optout._schema import attempts as _attempts
 from optout._suppressions import SuppressionList
 from optout._timeutil import instant, utcnow
-from optout._vocab import Channel, Outcome, Purpose, Scope, Technology, coerce
+from optout._vocab import Channel, Outcome, Purpose, Scope, Sector, Technology, coerce
 
 __all__ = ["Attempt", "Compliance", "Reservation", "can_call", "default_client", "record_outcome"]
 
@@ -96,6 +96,23 @@ def _optional_text(value: object, name: str) -> str | None:
             f"{name} must be a non-empty string of at most 200 characters, got {value!r}"
         )
     return text
+
+
+def call_context(
+    sector: object, caller_id: object, region: str | None
+) -> tuple[Sector | None, PhoneNumber | None]:
+    """The call's sector and caller ID, checked: an unknown sector or a caller ID that is
+    not a valid number is misuse (``ConfigurationError``), raised before any I/O."""
+    the_sector = None if sector is None else coerce(Sector, sector, name="sector")
+    if caller_id is None:
+        return the_sector, None
+    if not isinstance(caller_id, str):
+        raise ConfigurationError(f"caller_id must be a phone number string, got {caller_id!r}")
+    try:
+        caller = normalize(caller_id, region)
+    except InvalidNumberError as exc:
+        raise ConfigurationError(f"caller_id {caller_id!r} is not a valid number: {exc}") from None
+    return the_sector, caller
 
 
 def _optional_texts(**values: object) -> dict[str, str | None]:
@@ -283,13 +300,17 @@ class Compliance:
         state: str | None = None,
         postal_code: str | None = None,
         time_zone: str | None = None,
+        sector: Sector | str | None = None,
+        caller_id: str | None = None,
     ) -> Decision:
         """May ``number`` be called at ``at`` for this purpose? Returns a :class:`Decision`.
 
         ``person``, ``debt`` and ``subject`` identify the callee, the debt and the subject
         matter for caps and cool-downs; ``state``, ``postal_code`` and ``time_zone`` locate
-        the callee more precisely than the number can. A number that cannot be parsed is
-        denied with ``number.invalid``; it never raises.
+        the callee more precisely than the number can. ``sector`` names what the call
+        sells, for sector bans (French energy-renovation canvassing); ``caller_id`` the
+        number the call presents, for caller-ID rules (Spain: no mobile CLI). A number
+        that cannot be parsed is denied with ``number.invalid``; it never raises.
 
         Raises:
             NaiveDatetimeError: ``at`` has no time zone.
@@ -311,6 +332,8 @@ class Compliance:
             state=state,
             postal_code=postal_code,
             time_zone=time_zone,
+            sector=sector,
+            caller_id=caller_id,
         )
         if isinstance(call, Decision):
             decision = call
@@ -334,6 +357,8 @@ class Compliance:
                 state=state,
                 postal_code=postal_code,
                 time_zone=time_zone,
+                sector=sector,
+                caller_id=caller_id,
             )
             with writing(self._engine) as conn:
                 self.ledger.append(conn, decision, inputs)
@@ -431,6 +456,8 @@ class Compliance:
         state: str | None = None,
         postal_code: str | None = None,
         time_zone: str | None = None,
+        sector: Sector | str | None = None,
+        caller_id: str | None = None,
     ) -> RuleCall | Decision:
         """Check the arguments; a number that does not parse becomes a denial at once."""
         when = instant(at)
@@ -448,6 +475,7 @@ class Compliance:
             postal_code=postal_code,
             time_zone=time_zone,
         )
+        the_sector, the_caller = call_context(sector, caller_id, region)
         try:
             phone = normalize(number, region)  # type: ignore[arg-type]
         except InvalidNumberError as exc:
@@ -458,6 +486,8 @@ class Compliance:
             purpose=the_purpose,
             channel=the_channel,
             technology=the_technology,
+            sector=the_sector,
+            caller_id=the_caller,
             **texts,
         )
         call.location()  # a hint that cannot be used is misuse: raise before any I/O

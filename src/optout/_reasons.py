@@ -34,6 +34,7 @@ REASON_CODES: Final = MappingProxyType(
         "registry.not_consulted": "The number was never checked against a registry that covers it.",
         "registry.expired": "The registry answer (snapshot or consultation) is too old to rely on.",
         "registry.unavailable": "The registry could not be consulted; calls wait until it can be.",
+        "cli.not_permitted": "The caller ID the call would present is not allowed for it.",
         "jurisdiction.unsupported": "No rule pack covers the callee's country.",
         "location.unknown_time_zone": "The callee's time zone is unknown: hours cannot be checked.",
     }

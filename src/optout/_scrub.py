@@ -1754,6 +1754,8 @@ _CONTEXT_KEYS = (
     "person",
     "debt",
     "subject",
+    "sector",
+    "caller_id",
     "state",
     "postal_code",
     "time_zone",

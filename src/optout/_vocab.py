@@ -11,7 +11,16 @@ from typing import TypeVar
 
 from optout._errors import ConfigurationError
 
-__all__ = ["Channel", "NumberType", "Outcome", "Purpose", "Scope", "Technology", "coerce"]
+__all__ = [
+    "Channel",
+    "NumberType",
+    "Outcome",
+    "Purpose",
+    "Scope",
+    "Sector",
+    "Technology",
+    "coerce",
+]
 
 
 class Purpose(enum.StrEnum):
@@ -24,6 +33,20 @@ class Purpose(enum.StrEnum):
     INFORMATIONAL = "informational"
     CHARITY = "charity"
     POLITICAL = "political"
+
+
+class Sector(enum.StrEnum):
+    """What a call sells or is about, where the law bans or restricts calls of a sector.
+
+    A call names its sector (``can_call(sector=...)``) the way it names its purpose; a
+    sector rule binds only the calls that name one of its sectors.
+    """
+
+    ENERGY_RENOVATION = "energy_renovation"  # energy-saving works, renewables, home adaptation
+    ELECTRICITY_SUPPLY = "electricity_supply"
+    TELECOM = "telecom"
+    CONSUMER_CREDIT = "consumer_credit"
+    OTHER = "other"
 
 
 class Channel(enum.StrEnum):

@@ -51,8 +51,27 @@ def decide(
         purpose=Purpose(purpose),
         channel=Channel(channel),
         technology=Technology(technology),
-        **hints,
+        campaign=hints.get("campaign"),
+        brand=hints.get("brand"),
+        person=hints.get("person"),
+        debt=hints.get("debt"),
+        subject=hints.get("subject"),
+        state=hints.get("state"),
+        postal_code=hints.get("postal_code"),
+        time_zone=hints.get("time_zone"),
     )
+    unknown = set(hints) - {
+        "campaign",
+        "brand",
+        "person",
+        "debt",
+        "subject",
+        "state",
+        "postal_code",
+        "time_zone",
+    }
+    if unknown:
+        raise TypeError(f"unknown hints: {sorted(unknown)}")
     return check_rules(
         book,
         call,

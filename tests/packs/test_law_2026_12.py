@@ -17,7 +17,7 @@ from optout import normalize
 from optout._rules._book import RuleBook
 from optout._rules._decide import RuleCall, RuleOutcome, check_rules
 from optout._rules._engine import AttemptFact, BlackoutFact, ConsentFact, RegistryFact
-from optout._vocab import Purpose, Technology
+from optout._vocab import Outcome, Purpose, Sector, Technology
 
 ROME, SYDNEY, NY, LONDON, PARIS = (
     "Europe/Rome",
@@ -526,3 +526,96 @@ def test_the_country_only_subdivision_setting_is_recorded_as_a_loosening() -> No
     out = decide("+1 800 555 0142", at, book=RuleBook(unknown_subdivision="country"))
     (loosened,) = [e for e in out.evidence if e.kind == "rule_settings"]
     assert loosened.detail["unknown_subdivision"] == "country"
+
+
+# -- sector bans and caller-ID rules ---------------------------------------------------------
+
+ES = "+34 912 345 678"
+MADRID = "Europe/Madrid"
+
+
+def sector_call(
+    number: str,
+    at: dt.datetime,
+    *,
+    sector: str | None = None,
+    caller_id: str | None = None,
+    technology: str = "manual",
+    consents: Sequence[ConsentFact] = (),
+    book: RuleBook = BOOK,
+) -> RuleOutcome:
+    call = RuleCall(
+        phone=normalize(number),
+        at=at,
+        purpose=Purpose.MARKETING,
+        technology=Technology(technology),
+        sector=None if sector is None else Sector(sector),
+        caller_id=None if caller_id is None else normalize(caller_id),
+    )
+    return check_rules(book, call, registry_facts=all_clear(at), consents=consents)
+
+
+def test_france_bans_energy_renovation_canvassing_outside_a_contract() -> None:
+    at = local(PARIS, 2026, 9, 1, 11, 0)
+    asked = consent("express", local(PARIS, 2026, 8, 20, 10, 0))
+    out = sector_call(FR, at, sector="energy_renovation", consents=[asked])
+    assert sources(out) == ["FR:fr.energy_renovation.ban"]
+    assert codes(out) == ["consent.missing"]
+    contract = consent("contract", local(PARIS, 2025, 1, 10, 12, 0))
+    assert codes(sector_call(FR, at, sector="energy_renovation", consents=[contract])) == []
+    assert codes(sector_call(FR, at, sector="telecom", consents=[asked])) == []
+    # In force from 2 Jul 2025 (before the opt-in: no other consent is needed then).
+    assert codes(sector_call(FR, local(PARIS, 2025, 7, 1, 11, 0), sector="energy_renovation")) == []
+    assert codes(sector_call(FR, local(PARIS, 2025, 7, 2, 11, 0), sector="energy_renovation")) == [
+        "consent.missing"
+    ]
+
+
+def test_spain_electricity_sales_calls_only_on_request() -> None:
+    at = local(MADRID, 2026, 11, 24, 11, 0)
+    ebr = consent("ebr_purchase", local(MADRID, 2026, 5, 1, 9, 0))
+    out = sector_call(ES, at, sector="electricity_supply", consents=[ebr])
+    assert "ES:es.electricity.request" in sources(out)
+    asked = consent("express", local(MADRID, 2026, 11, 1, 9, 0))
+    out = sector_call(ES, at, sector="electricity_supply", consents=[asked])
+    assert "ES:es.electricity.request" not in sources(out)
+
+
+def test_spain_refuses_a_mobile_caller_id_from_7_june_2025() -> None:
+    at = local(MADRID, 2026, 11, 24, 11, 0)
+    asked = consent("express", local(MADRID, 2026, 11, 1, 9, 0))
+    out = sector_call(ES, at, caller_id="+34 612 345 678", consents=[asked])
+    assert codes(out) == ["cli.not_permitted"]
+    assert "+34612345678" in out.reasons[0].message
+    assert codes(sector_call(ES, at, caller_id="+34 912 345 000", consents=[asked])) == []
+    assert codes(sector_call(ES, at, consents=[asked])) == []  # no CLI named: not checked
+    before = local(MADRID, 2025, 6, 6, 11, 0)
+    assert "cli.not_permitted" not in codes(
+        sector_call(ES, before, caller_id="+34 612 345 678", consents=[asked])
+    )
+    # The draft 400 range binds only when opted in.
+    book = RuleBook(opt_in=frozenset({"ES:es.cli.400_range"}))
+    out = sector_call(ES, at, caller_id="+34 912 345 000", consents=[asked], book=book)
+    assert sources(out) == ["ES:es.cli.400_range"]
+
+
+def test_france_automated_canvassing_only_from_the_dedicated_ranges() -> None:
+    at = local(PARIS, 2026, 9, 1, 11, 0)
+    asked = consent("express", local(PARIS, 2026, 8, 20, 10, 0))
+    mobile, dedicated = "+33 6 12 34 56 78", "+33 1 62 12 34 56"
+    out = sector_call(FR, at, caller_id=mobile, technology="autodialed", consents=[asked])
+    assert sources(out) == ["FR:fr.cli.automated_ranges"]
+    out = sector_call(FR, at, caller_id=dedicated, technology="autodialed", consents=[asked])
+    assert codes(out) == []
+    # A live call may present another number.
+    assert codes(sector_call(FR, at, caller_id="+33 6 12 34 56 78", consents=[asked])) == []
+
+
+def test_an_attempt_whose_outcome_is_not_recorded_starts_every_cool_down() -> None:
+    at = local(PARIS, 2026, 6, 5, 11, 0)
+    pending = attempt(FR, at - dt.timedelta(hours=1), None, brand="acme")
+    out = decide(FR, at, attempts=[pending], brand="acme", technology="manual")
+    assert "cooldown.active" in codes(out)  # before: allowed, as if it had not been refused
+    assert "not recorded yet" in out.reasons[0].message
+    answered = dataclasses.replace(pending, outcome=Outcome.NO_ANSWER)
+    assert codes(decide(FR, at, attempts=[answered], brand="acme", technology="manual")) == []

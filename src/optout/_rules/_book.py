@@ -50,6 +50,7 @@ def _describe_errors(exc: pydantic.ValidationError, data: Any, where: str) -> st
                     "consent",
                     "abandonment",
                     "registry",
+                    "caller_id",
                 )
             ]
         field = ".".join(str(p) for p in loc)

@@ -23,7 +23,7 @@ from optout._rules._engine import (
     zones_of,
 )
 from optout._rules._model import BlackoutRule, Confidence
-from optout._vocab import Channel, Purpose, Technology
+from optout._vocab import Channel, Purpose, Sector, Technology
 
 __all__ = ["RuleCall", "RuleOutcome", "check_rules", "with_blackouts"]
 
@@ -45,6 +45,8 @@ class RuleCall:
     state: str | None = None
     postal_code: str | None = None
     time_zone: str | None = None
+    sector: Sector | None = None
+    caller_id: PhoneNumber | None = None
 
     def location(self) -> Location:
         return locate(
@@ -100,6 +102,10 @@ def check_rules(
         registrations=tuple(registrations),
         abandonment=tuple(abandonment),
         registry_facts=tuple(registry_facts),
+        sector=call.sector,
+        caller_id=None
+        if call.caller_id is None
+        else (call.caller_id.e164, call.caller_id.region, call.caller_id.number_type),
     )
     reasons = evaluate(rules, situation, call.at)
     if book.unsupported == "deny" and not book.packs_for(where):

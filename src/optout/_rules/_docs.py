@@ -24,6 +24,7 @@ from optout._rules._model import (
     WEEKDAYS,
     AbandonmentRule,
     BlackoutRule,
+    CallerIdRule,
     CapRule,
     Confidence,
     ConsentKind,
@@ -38,7 +39,7 @@ from optout._rules._model import (
     TimeRange,
     WindowRule,
 )
-from optout._vocab import Channel, NumberType, Outcome, Purpose, Technology
+from optout._vocab import Channel, NumberType, Outcome, Purpose, Sector, Technology
 
 __all__ = ["GENERATED_MARKER", "UNCONFIRMED_MARKER", "render_index", "render_pack", "write_docs"]
 
@@ -66,6 +67,7 @@ _KIND_NAMES = {
     "consent": "consent required",
     "abandonment": "abandoned-call rate limit",
     "registry": "national do-not-call registry check",
+    "caller_id": "caller ID (CLI) the call may present",
 }
 _CONFIDENCE_TEXT = {
     Confidence.PRIMARY: "primary (read in the primary legal source)",
@@ -380,7 +382,27 @@ def _kind_lines(rule: Rule) -> list[str]:
         return _consent_lines(rule)
     if isinstance(rule, RegistryRule):
         return _registry_lines(rule)
+    if isinstance(rule, CallerIdRule):
+        return _caller_lines(rule)
     return _abandonment_lines(rule)
+
+
+def _caller_lines(rule: CallerIdRule) -> list[str]:
+    where = (
+        f"A caller ID of {', '.join(sorted(rule.countries))}" if rule.countries else "Any caller ID"
+    )
+    lines = [
+        f"{where} presented by the call is refused (`cli.not_permitted`) when:",
+        "",
+    ]
+    if rule.forbidden_types:
+        lines.append(f"- its line type is {_members(rule.forbidden_types, NumberType)}")
+    if rule.allowed_prefixes:
+        lines.append(
+            "- it is in none of these ranges: " + ", ".join(f"`{p}`" for p in rule.allowed_prefixes)
+        )
+    lines += ["", "A call that names no `caller_id` is not checked by this rule."]
+    return lines
 
 
 def _rule_lines(pack: Pack, rule: Rule) -> list[str]:
@@ -422,6 +444,11 @@ def _rule_lines(pack: Pack, rule: Rule) -> list[str]:
         f"- **Channels:** {_members(rule.channels, Channel)}",
         f"- **Technologies:** {_members(rule.technologies, Technology)}",
         f"- **Number types:** {_members(rule.number_types, NumberType)}",
+        *(
+            [f"- **Sectors:** only calls that name {_members(rule.sectors, Sector)}"]
+            if rule.sectors is not None
+            else []
+        ),
         f"- **In force:** {_effective(rule)}",
         f"- **Confidence:** {confidence}",
         f"- **Citation:** {_text(rule.citation)}",

@@ -22,6 +22,7 @@ from optout._rules._model import (
     CONVERSATION_OUTCOMES,
     AbandonmentRule,
     BlackoutRule,
+    CallerIdRule,
     CapRule,
     ConsentKind,
     ConsentRule,
@@ -33,7 +34,7 @@ from optout._rules._model import (
     TimeRange,
     WindowRule,
 )
-from optout._vocab import Channel, NumberType, Outcome, Purpose, Technology
+from optout._vocab import Channel, NumberType, Outcome, Purpose, Sector, Technology
 
 __all__ = [
     "AttemptFact",
@@ -153,6 +154,10 @@ class Situation:
     #: Campaign abandonment counts: (period in seconds, abandoned, answered live).
     abandonment: tuple[tuple[int, int, int], ...] = ()
     registry_facts: tuple[RegistryFact, ...] = ()
+    #: What the call sells (sector rules bind only calls that name their sector).
+    sector: Sector | None = None
+    #: The caller ID the call presents, when named: (E.164, region, line type).
+    caller_id: tuple[str, str | None, NumberType] | None = None
 
     def registry_fact(self, registry: str) -> RegistryFact:
         for fact in self.registry_facts:
@@ -227,6 +232,8 @@ def applies(bound: BoundRule, s: Situation, at: dt.datetime) -> bool:
     """Whether the rule covers this call at all (purpose, channel, dates, consent lifts)."""
     rule = bound.rule
     if not covers_kind(rule, s.purpose, s.channel, s.technology, s.number_type):
+        return False
+    if rule.sectors is not None and s.sector not in rule.sectors:
         return False
     if not any(rule.in_force(day) for day in _local_days(at, s.zones)):
         return False
@@ -443,7 +450,9 @@ def _cooldown_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
     triggers = [
         a
         for a in s.attempts
-        if a.outcome in rule.after
+        # An attempt whose outcome is not recorded yet (reserved, in flight) may have ended
+        # in any of them: it starts the cool-down until its outcome says otherwise.
+        if (a.outcome is None or a.outcome in rule.after)
         # An attempt stamped after ``at`` (another host's clock runs ahead) counts as if it
         # had just happened, as it does for caps.
         and at < a.at + rule.duration
@@ -454,9 +463,15 @@ def _cooldown_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
         return None
     last = max(triggers, key=lambda a: a.at)
     until = last.at + rule.duration
+    what = (
+        f"a {last.outcome} outcome"
+        if last.outcome is not None
+        else "an attempt whose outcome is not recorded yet (it may have been "
+        + " or ".join(sorted(o.value for o in rule.after))
+        + "; record it with record_outcome)"
+    )
     message = (
-        f"{_human(rule.duration)} cool-down after a {last.outcome} outcome at "
-        f"{last.at.isoformat()}: {rule.title}"
+        f"{_human(rule.duration)} cool-down after {what} at {last.at.isoformat()}: {rule.title}"
     )
     return _reason(bound, "cooldown.active", message, until)
 
@@ -789,8 +804,27 @@ def _registry_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
     )
 
 
+def _caller_reason(bound: BoundRule, s: Situation) -> Reason | None:
+    rule = bound.rule
+    assert isinstance(rule, CallerIdRule)
+    if s.caller_id is None:
+        return None  # not named: the dialer's setting is not known here
+    e164, region, kind = s.caller_id
+    if rule.countries and region not in rule.countries:
+        return None
+    if kind in rule.forbidden_types:
+        why = f"a {kind.value.replace('_', ' ')} number may not be presented"
+    elif rule.allowed_prefixes and not e164.startswith(rule.allowed_prefixes):
+        why = f"it is not in the permitted ranges ({', '.join(rule.allowed_prefixes)})"
+    else:
+        return None
+    return _reason(bound, "cli.not_permitted", f"caller ID {e164}: {why}: {rule.title}", None)
+
+
 def _check(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
     rule = bound.rule
+    if isinstance(rule, CallerIdRule):
+        return _caller_reason(bound, s)
     if isinstance(rule, RegistryRule):
         return _registry_reason(bound, s, at)
     if isinstance(rule, AbandonmentRule):

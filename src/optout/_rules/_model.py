@@ -20,11 +20,12 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from optout._vocab import Channel, NumberType, Outcome, Purpose, Technology
+from optout._vocab import Channel, NumberType, Outcome, Purpose, Sector, Technology
 
 __all__ = [
     "AbandonmentRule",
     "BlackoutRule",
+    "CallerIdRule",
     "CapRule",
     "Confidence",
     "ConsentScope",
@@ -263,6 +264,8 @@ class _RuleBase(BaseModel):
     technologies: frozenset[Technology] = frozenset(Technology)
     channels: frozenset[Channel] = frozenset(Channel)
     number_types: frozenset[NumberType] = frozenset(NumberType)
+    #: When set, the rule binds only calls that name one of these sectors (a sector ban).
+    sectors: frozenset[Sector] | None = None
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None  # exclusive: the first day it no longer applies
     confidence: Confidence
@@ -410,6 +413,31 @@ class RegistryRule(_RuleBase):
     listing_denies: bool = True
 
 
+class CallerIdRule(_RuleBase):
+    """The caller ID (CLI) a call presents must be of a permitted kind.
+
+    A CLI of one of ``countries`` (all when empty) is refused when its line type is in
+    ``forbidden_types`` (Spain: no mobile numbers for commercial calls), or when
+    ``allowed_prefixes`` is set and it starts with none of them (France: automated
+    canvassing only from ARCEP's dedicated ranges). The rule checks the ``caller_id``
+    the call names; a call that names none is not checked (the CLI is a dialer setting).
+    """
+
+    kind: Literal["caller_id"]
+    countries: frozenset[str] = frozenset()
+    forbidden_types: frozenset[NumberType] = frozenset()
+    allowed_prefixes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _something(self) -> CallerIdRule:
+        if not self.forbidden_types and not self.allowed_prefixes:
+            raise ValueError("a caller_id rule needs forbidden_types or allowed_prefixes")
+        for prefix in self.allowed_prefixes:
+            if not re.fullmatch(r"\+\d{1,15}", prefix):
+                raise ValueError(f"allowed prefix {prefix!r} is not E.164 digits like '+33162'")
+        return self
+
+
 class AbandonmentRule(_RuleBase):
     """Stop automated calls of a campaign whose abandoned-call rate is above ``max_rate``.
 
@@ -431,7 +459,8 @@ Rule = Annotated[
     | CooldownRule
     | ConsentRule
     | AbandonmentRule
-    | RegistryRule,
+    | RegistryRule
+    | CallerIdRule,
     Field(discriminator="kind"),
 ]
 
