@@ -29,6 +29,7 @@ import pytest
 from _rulecheck import BOOK, REGISTRIES
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from optout import normalize
 from optout._location import locate
@@ -195,7 +196,8 @@ def describe(w: World) -> str:
 def assert_no_allowance(w: World, b: World, what: str) -> None:
     """``denied(w) => denied(b)``, at ``w.at`` and at ``b``'s next allowed instant."""
     base, blurred = run(w), run(b)
-    event(f"denied by {sorted({r.code for r in base.reasons})}")
+    if currently_in_test_context():
+        event(f"denied by {sorted({r.code for r in base.reasons})}")
     if base.reasons:
         assert blurred.reasons, (
             f"{what} turned a denial into an allowance.\n"
@@ -895,3 +897,181 @@ def test_a_voiding_registry_answer_lost_allows_nothing(w: World, data: st.DataOb
         ),
     )
     assert_no_allowance(facts, lost, f"the {name} answer becoming {status}")
+
+
+@settings(SETTINGS, max_examples=500)
+@given(
+    place=st.sampled_from([*US_ANYWHERE, *[("NY", "10001")] * 6]),  # mostly the city
+    w=worlds(
+        numbers=["+1 800 555 0142"],
+        attempts=6,
+        consents=0,
+        registries="clear",
+        recent=True,
+        purposes=["debt_collection", "marketing"],
+    ),
+)
+def test_dropping_the_postal_code_keeps_sub_state_rules(
+    place: tuple[str, str | None], w: World
+) -> None:
+    """A number that names no place (toll-free) with a state and a postal code: dropping
+    the postal code (the state kept) leaves every place of that state possible, New York
+    City's included, so the city's rules (its debt-collection cap) still bind."""
+    state, postal = place
+    assert postal is not None
+    precise = dataclasses.replace(w, hints=(("state", state), ("postal_code", postal)))
+    assert_no_allowance(precise, dataclasses.replace(w, hints=(("state", state),)), "drop postal")
+
+
+# -- the counterexamples the properties found, pinned -----------------------------------------
+#
+# Hypothesis finds these within its budget most runs, not every run: each is pinned here as
+# the minimal case, so that it fails on every run until it is fixed.
+
+AT = dt.datetime(2026, 11, 10, 16, 0, tzinfo=dt.UTC)  # 11:00 in New York, 16:00 in London
+
+
+def _clear(at: dt.datetime = AT) -> tuple[RegistryFact, ...]:
+    return tuple(
+        RegistryFact(registry=n, status="clear", checked_at=at - dt.timedelta(days=1), evidence="t")
+        for n in ALL_REGISTRIES
+    )
+
+
+def _world(number: str, purpose: str, technology: str, **facts: object) -> World:
+    facts.setdefault("registry", _clear())
+    return World(
+        number=number,
+        at=AT,
+        purpose=purpose,
+        channel="voice",
+        technology=technology,
+        call_ids=(),
+        hints=(),
+        **facts,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("number", "purpose", "technology", "outcome"),
+    [
+        ("+1 518 555 0142", "debt_collection", "manual", "conversation"),  # Reg F 7 days
+        ("+44 20 7946 0123", "marketing", "autodialed", "abandoned"),  # Ofcom 72 hours
+        ("+33 1 99 00 12 34", "marketing", "manual", "refused"),  # French refusal
+    ],
+)
+def test_pinned_an_attempt_in_flight_may_start_a_cool_down(
+    number: str, purpose: str, technology: str, outcome: str
+) -> None:
+    """An attempt an hour ago whose outcome is not recorded yet may end with the outcome
+    that starts a cool-down: today its cool-down never starts (``_cooldown_reason`` needs
+    ``a.outcome in rule.after``), so the call is allowed."""
+    consent = ConsentFact(
+        id="c", kind=ConsentKind.EXPRESS_WRITTEN, given_at=AT - dt.timedelta(days=10)
+    )
+    done = AttemptFact(
+        at=AT - dt.timedelta(hours=1),
+        outcome=Outcome(outcome),
+        number=normalize(number).e164,
+        purpose=Purpose(purpose),
+    )
+    w = _world(number, purpose, technology, attempts=(done,), consents=(consent,))
+    assert run(w).reasons  # the precise facts deny
+    flying = dataclasses.replace(w, attempts=(dataclasses.replace(done, outcome=None),))
+    assert_no_allowance(w, flying, "the outcome unknown")
+
+
+def _rnd(since: dt.datetime) -> RegistryFact:
+    return RegistryFact(
+        registry="us_rnd",
+        status="listed",
+        checked_at=AT - dt.timedelta(hours=2),
+        registered_at=since,
+        evidence="t",
+    )
+
+
+def test_pinned_a_previous_subscribers_consent_lifts_no_declared_emergency() -> None:
+    """New York, declared emergency; the Reassigned Numbers Database says the number
+    changed hands 30 days ago; an express consent from 100 days ago (the previous
+    subscriber's) lifts ``ny.emergency`` today (``applies()`` checks lifting consents with
+    ``_valid_consents(..., None, None)``, ignoring ``voided_by``)."""
+    since = AT - dt.timedelta(days=30)
+    emergency = BlackoutFact(
+        id="1", area="US-NY", kind="emergency", first=AT.date(), last=AT.date(), source="EO"
+    )
+    w = _world(
+        "+1 518 555 0142",
+        "sales",
+        "manual",
+        blackouts=(emergency,),
+        registry=(*(f for f in _clear() if f.registry != "us_rnd"), _rnd(since)),
+    )
+    stale = ConsentFact(id="old", kind=ConsentKind.EXPRESS, given_at=AT - dt.timedelta(days=100))
+    assert run(w).reasons
+    assert run(dataclasses.replace(w, consents=(stale,))).reasons, "a voided consent lifted it"
+
+
+def test_pinned_a_previous_subscribers_consent_exempts_no_dnc_listing() -> None:
+    """National DNC lists the number; the RND says it changed hands 30 days ago; an
+    express written consent from 100 days ago exempts the listing today
+    (``_registry_reason`` ignores the consent rules' ``voided_by`` registries)."""
+    since = AT - dt.timedelta(days=30)
+    registry = tuple(
+        dataclasses.replace(f, status="listed") if f.registry == "us_dnc" else f
+        for f in _clear()
+        if f.registry != "us_rnd"
+    )
+    w = _world("+1 305 555 0142", "marketing", "manual", registry=(*registry, _rnd(since)))
+    stale = ConsentFact(
+        id="old", kind=ConsentKind.EXPRESS_WRITTEN, given_at=AT - dt.timedelta(days=100)
+    )
+    assert run(w).reasons
+    assert run(dataclasses.replace(w, consents=(stale,))).reasons, "a voided consent exempted it"
+
+
+def test_pinned_a_missing_rnd_answer_revives_a_voided_consent() -> None:
+    """The RND said "listed since 30 days ago" (the consent from 100 days ago is void):
+    denied. The same call with no RND answer at all (never consulted, no backend) is
+    allowed, although an *unavailable* RND answer denies (``registry.unavailable``)."""
+    since = AT - dt.timedelta(days=30)
+    consent = ConsentFact(
+        id="c", kind=ConsentKind.EXPRESS_WRITTEN, given_at=AT - dt.timedelta(days=100)
+    )
+    others = tuple(f for f in _clear() if f.registry != "us_rnd")
+    w = _world(
+        "+1 305 555 0142",
+        "marketing",
+        "autodialed",
+        consents=(consent,),
+        registry=(*others, _rnd(since)),
+    )
+    unknown = dataclasses.replace(
+        w, registry=(*others, RegistryFact(registry="us_rnd", status="unknown"))
+    )
+    assert_no_allowance(w, unknown, "the RND answer missing")
+
+
+def test_pinned_a_state_hint_without_postal_code_drops_new_york_city() -> None:
+    """A toll-free number, three collection attempts about the debt this week: with
+    state NY and a Manhattan ZIP the city's cap (3 per 7 days) denies; with state NY
+    alone the callee may still live in the city, but ``locate`` adds "NYC" only for a
+    city ZIP or area code, so the call is allowed."""
+    number = "+1 800 555 0142"
+    tries = tuple(
+        AttemptFact(
+            at=AT - dt.timedelta(days=i + 1),
+            outcome=Outcome.NO_ANSWER,
+            number=normalize(number).e164,
+            purpose=Purpose.DEBT_COLLECTION,
+            debt="d1",
+        )
+        for i in range(3)
+    )
+    w = dataclasses.replace(
+        _world(number, "debt_collection", "manual", attempts=tries),
+        call_ids=(("debt", "d1"),),
+        hints=(("state", "NY"), ("postal_code", "10001")),
+    )
+    assert run(w).reasons
+    assert_no_allowance(w, dataclasses.replace(w, hints=(("state", "NY"),)), "drop postal")
