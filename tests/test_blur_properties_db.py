@@ -515,7 +515,10 @@ def test_next_allowed_at_is_allowed_when_rechecked(env: Env, s: Stored) -> None:
     )
 
 
-@pytest.mark.parametrize("blur", ["campaign_dropped", "in_flight"])
+# A call still in flight is not counted as abandoned (the documented exemption in
+# docs/rules.md, "Abandonment rate": abandonment is a recorded outcome; counting every
+# pending call as one would stop a predictive dialer at each burst).
+@pytest.mark.parametrize("blur", ["campaign_dropped"])
 @settings(
     max_examples=12,
     deadline=None,
@@ -531,8 +534,8 @@ def test_next_allowed_at_is_allowed_when_rechecked(env: Env, s: Stored) -> None:
 def test_an_abandoned_call_blurred_still_counts(
     env: Env, blur: str, series: str, live: int, abandoned: int, days: int
 ) -> None:
-    """Abandonment: the campaign's own abandoned call, recorded without its campaign id or
-    still without an outcome, cannot bring the campaign's rate back under the limit."""
+    """Abandonment: the campaign's own abandoned call, recorded without its campaign id,
+    cannot bring the campaign's rate back under the limit."""
     at = START + dt.timedelta(days=days)
     s = Stored(
         series=series,
@@ -545,12 +548,7 @@ def test_an_abandoned_call_blurred_still_counts(
         attempts=((30, "abandoned", (("campaign", "c1"),)),),
         traffic=(live, abandoned),
     )
-    b = dataclasses.replace(
-        s,
-        attempts=((30, "abandoned", ()),) if blur == "campaign_dropped" else ((30, None, ()),),
-    )
-    if blur == "in_flight":
-        b = dataclasses.replace(b, attempts=((30, None, (("campaign", "c1"),)),))
+    b = dataclasses.replace(s, attempts=((30, "abandoned", ()),))
     law, bare = env.fresh()
     with law, bare:
         precise = decide(law, store(env, law, bare, s, 1), at)

@@ -931,7 +931,9 @@ def _cmd_blackout(args: argparse.Namespace, out: Console) -> int:
 
 def _cmd_outcome(args: argparse.Namespace, out: Console) -> int:
     context = _context(args)
-    for hint in ("state", "postal_code", "time_zone"):
+    # Where the callee is, what the call sells and its caller ID decide; an outcome
+    # records none of them.
+    for hint in ("state", "postal_code", "time_zone", "sector", "caller_id"):
         context.pop(hint)
     with _client(args) as client:
         attempt = client.record_outcome(

@@ -322,6 +322,8 @@ def _blackout_checks(client: Compliance, today: dt.date) -> list[Check]:
         for rule in pack.rules:
             if not isinstance(rule, BlackoutRule) or not (rule.dates or rule.ranges):
                 continue
+            if rule.declared:
+                continue  # its coming days are declared at run time (optout blackout add)
             if rule.effective_to is not None and rule.effective_to <= today:
                 continue
             last = max([*rule.dates, *(b for _, b in rule.ranges)])

@@ -172,8 +172,11 @@ def count_abandonment(
     """``(abandoned, answered_live)`` over the attempts stamped in ``(at - period, at]``.
 
     For one campaign (``ix_attempts_campaign_at_outcome`` covers the query), or for every
-    campaign when ``campaign`` is ``None``. Attempts stamped after ``at`` are left out on
-    purpose, unlike the caps' history (see docs/rules.md, "Abandonment rate").
+    campaign when ``campaign`` is ``None``. For one campaign, an abandoned call recorded
+    without a campaign counts as that campaign's (it may have been); live answers count only
+    when they name it. Attempts stamped after ``at`` are left out on purpose, unlike the
+    caps' history, and so are attempts whose outcome is not recorded yet (see
+    docs/rules.md, "Abandonment rate").
     """
     live = [o.value for o in LIVE_OUTCOMES]
     stmt = sa.select(
@@ -183,7 +186,23 @@ def count_abandonment(
         sa.func.coalesce(sa.func.sum(sa.case((_a.c.outcome.in_(live), 1), else_=0)), 0),
     ).where(_a.c.at > at - period, _a.c.at <= at)
     if campaign is not None:
-        stmt = stmt.where(_a.c.campaign == campaign)
+        # An abandoned call recorded without its campaign may have been this campaign's: it
+        # counts as abandoned here (live answers count only when they name the campaign).
+        named = _a.c.campaign == campaign
+        stmt = sa.select(
+            sa.func.coalesce(
+                sa.func.sum(sa.case((_a.c.outcome == Outcome.ABANDONED.value, 1), else_=0)), 0
+            ),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((sa.and_(named, _a.c.outcome.in_(live)), 1), else_=0)), 0
+            ),
+        ).where(
+            _a.c.at > at - period,
+            _a.c.at <= at,
+            sa.or_(
+                named, sa.and_(_a.c.campaign.is_(None), _a.c.outcome == Outcome.ABANDONED.value)
+            ),
+        )
     abandoned, answered = conn.execute(stmt).one()
     return int(abandoned), int(answered)
 

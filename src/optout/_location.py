@@ -577,6 +577,9 @@ def locate(
         hinted.add(_state_from_postal(phone.region, postal_code))
         if phone.region == "US" and int(postal_code.strip()[:3]) in NYC_ZIP3:
             hinted.add("NYC")
+    elif phone.region == "US" and "NY" in hinted:
+        # A New York hint with no ZIP code may mean the city: its rules apply too.
+        hinted.add("NYC")
     subdivisions |= hinted
     if time_zone is not None:
         try:

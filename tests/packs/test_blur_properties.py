@@ -469,11 +469,21 @@ def _replace_fact(draw: Draw, w: World, change: Callable[[RegistryFact], Registr
 
 
 def registry_unknown(draw: Draw, w: World) -> World | None:
-    """A registry answer missing (never consulted, or no backend)."""
+    """A registry answer missing (never consulted, or no backend). Not the RND's: an RND
+    never consulted is the documented safe-harbour exemption (47 CFR 64.1200(m))."""
+    names = [f.registry for f in w.registry if f.registry != "us_rnd"]
+    if not names:
+        return None
+    name = draw(st.sampled_from(names))
     if draw(st.booleans()):
-        name = draw(st.sampled_from([f.registry for f in w.registry]))
         return dataclasses.replace(w, registry=tuple(f for f in w.registry if f.registry != name))
-    return _replace_fact(draw, w, lambda f: RegistryFact(registry=f.registry, status="unknown"))
+    return dataclasses.replace(
+        w,
+        registry=tuple(
+            RegistryFact(registry=f.registry, status="unknown") if f.registry == name else f
+            for f in w.registry
+        ),
+    )
 
 
 def registry_unavailable(draw: Draw, w: World) -> World | None:
@@ -888,7 +898,11 @@ def test_a_voiding_registry_answer_lost_allows_nothing(w: World, data: st.DataOb
         registry=(*(f for f in w.registry if f.registry != name), listed),
         registrations=tuple(r for r in w.registrations if r[0] != name),
     )
-    status = data.draw(st.sampled_from(["unknown", "unavailable"]))
+    # A Reassigned Numbers Database never consulted is the documented exemption: checking
+    # it is a safe harbour, not a duty, under federal law (47 CFR 64.1200(m)); Maine's duty
+    # is a rule of its own (US-ME:me.rnd.check). An unavailable RND still denies.
+    statuses = ["unavailable"] if name == "us_rnd" else ["unknown", "unavailable"]
+    status = data.draw(st.sampled_from(statuses))
     lost = dataclasses.replace(
         facts,
         registry=(
@@ -1030,10 +1044,11 @@ def test_pinned_a_previous_subscribers_consent_exempts_no_dnc_listing() -> None:
     assert run(dataclasses.replace(w, consents=(stale,))).reasons, "a voided consent exempted it"
 
 
-def test_pinned_a_missing_rnd_answer_revives_a_voided_consent() -> None:
+def test_pinned_an_rnd_never_consulted_is_the_federal_safe_harbour_exemption() -> None:
     """The RND said "listed since 30 days ago" (the consent from 100 days ago is void):
-    denied. The same call with no RND answer at all (never consulted, no backend) is
-    allowed, although an *unavailable* RND answer denies (``registry.unavailable``)."""
+    denied. With no RND answer at all (never consulted, no backend) the consent stands: the
+    FCC made the database a safe harbour, not a duty (47 CFR 64.1200(m); documented in
+    docs/rules.md). An *unavailable* RND answer denies (``registry.unavailable``)."""
     since = AT - dt.timedelta(days=30)
     consent = ConsentFact(
         id="c", kind=ConsentKind.EXPRESS_WRITTEN, given_at=AT - dt.timedelta(days=100)
@@ -1046,10 +1061,15 @@ def test_pinned_a_missing_rnd_answer_revives_a_voided_consent() -> None:
         consents=(consent,),
         registry=(*others, _rnd(since)),
     )
+    assert "consent.voided_by_registry" in [r.code for r in run(w).reasons]
     unknown = dataclasses.replace(
         w, registry=(*others, RegistryFact(registry="us_rnd", status="unknown"))
     )
-    assert_no_allowance(w, unknown, "the RND answer missing")
+    assert run(unknown).reasons == ()
+    down = dataclasses.replace(
+        w, registry=(*others, RegistryFact(registry="us_rnd", status="unavailable"))
+    )
+    assert [r.code for r in run(down).reasons] == ["registry.unavailable"]
 
 
 def test_pinned_a_state_hint_without_postal_code_drops_new_york_city() -> None:

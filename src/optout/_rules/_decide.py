@@ -22,7 +22,7 @@ from optout._rules._engine import (
     next_allowed_at,
     zones_of,
 )
-from optout._rules._model import BlackoutRule, Confidence
+from optout._rules._model import BlackoutRule, Confidence, ConsentRule
 from optout._vocab import Channel, Purpose, Sector, Technology
 
 __all__ = ["RuleCall", "RuleOutcome", "check_rules", "with_blackouts"]
@@ -103,6 +103,12 @@ def check_rules(
         abandonment=tuple(abandonment),
         registry_facts=tuple(registry_facts),
         sector=call.sector,
+        reassigned_by=frozenset(
+            name
+            for bound in rules
+            if isinstance(bound.rule, ConsentRule)
+            for name in bound.rule.voided_by
+        ),
         caller_id=None
         if call.caller_id is None
         else (call.caller_id.e164, call.caller_id.region, call.caller_id.number_type),

@@ -158,6 +158,9 @@ class Situation:
     sector: Sector | None = None
     #: The caller ID the call presents, when named: (E.164, region, line type).
     caller_id: tuple[str, str | None, NumberType] | None = None
+    #: Registries whose date for the number means it changed hands (the rules' voided_by):
+    #: a consent given before that date came from someone else, for every rule.
+    reassigned_by: frozenset[str] = frozenset()
 
     def registry_fact(self, registry: str) -> RegistryFact:
         for fact in self.registry_facts:
@@ -501,6 +504,10 @@ def _valid_consents(
     """
     wanted = frozenset(kinds)
     cutoff = _revoked_all(s, at, revoke_all_from) if revoke_all_from is not None else None
+    # A consent given before the number changed hands was the previous subscriber's: it
+    # lifts, exempts and satisfies nothing (a date not on record: every consent is older).
+    changed = [d for name in s.reassigned_by if (d := _registration(s, name)) is not None]
+    handover = max(changed) if changed else None
     # A revocation also ends the records of the same kind given before it that cover the
     # call (the person withdrew that consent, whichever record holds it).
     withdrawn: dict[ConsentKind, dt.datetime] = {}
@@ -530,6 +537,8 @@ def _valid_consents(
         if cutoff is not None and c.given_at < cutoff.get(c.brand, cutoff.get(None, _NEVER)):
             continue
         if c.kind in withdrawn and c.given_at < withdrawn[c.kind]:
+            continue
+        if handover is not None and c.given_at < handover:
             continue
         out.append(c)
     return out
