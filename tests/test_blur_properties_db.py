@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import Literal, Protocol, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -67,6 +68,20 @@ PURPOSES = ["marketing", "sales", "debt_collection", "informational"]
 OUTCOMES = ["no_answer", "busy", "answering_machine", "abandoned", "conversation", "refused"]
 #: Instants up to late 2026: consents cannot be recorded as given in the future.
 START = dt.datetime(2025, 1, 6, 15, 0, tzinfo=dt.UTC)
+#: A stored answer's status (``RegistryFact.status`` but ``"unavailable"``: that one is an
+#: error of the backend, ``None`` in ``Stored.answers``).
+Status = Literal["listed", "clear", "unknown"]
+BlackoutKind = Literal["emergency", "no_call_day"]
+BLACKOUT_KINDS: list[BlackoutKind] = ["emergency", "no_call_day"]
+T = TypeVar("T")
+
+
+class Draw(Protocol):
+    """Hypothesis's draw function: ``@st.composite``'s first argument, or
+    ``st.DataObject.draw`` (which ``st.DrawFn`` does not accept, as it declares a
+    ``__signature__`` a bound method lacks)."""
+
+    def __call__(self, strategy: st.SearchStrategy[T], label: object = None) -> T: ...
 
 
 class Answers:
@@ -86,7 +101,7 @@ class Answers:
         self.store = store
 
     def facts(self, numbers: Sequence[str], at: dt.datetime) -> list[RegistryFact]:
-        out = []
+        out: list[RegistryFact] = []
         for number in numbers:
             a = self.answers.get(number, Answer("clear", self.default_checked))
             if a is None:
@@ -97,7 +112,7 @@ class Answers:
             out.append(
                 RegistryFact(
                     registry=self.id,
-                    status=a.status,  # type: ignore[arg-type]
+                    status=a.status,
                     checked_at=a.checked_at,
                     registered_at=a.registered_at,
                     evidence=f"{self.id} double",
@@ -108,7 +123,7 @@ class Answers:
 
 @dataclasses.dataclass(frozen=True)
 class Answer:
-    status: str
+    status: Status
     checked_at: dt.datetime | None
     registered_at: dt.datetime | None = None
 
@@ -131,12 +146,12 @@ class Stored:
     traffic: tuple[int, int] = (0, 0)  # the campaign's other calls: (live answers, abandoned)
 
 
-def _hints(draw: Callable[..., object], series: str) -> tuple[tuple[str, str], ...]:
+def _hints(draw: Draw, series: str) -> tuple[tuple[str, str], ...]:
     places = SERIES[series][1]
-    if not places or not draw(st.booleans()):
+    if len(places) == 0 or not draw(st.booleans()):
         return ()
-    state, postal = draw(st.sampled_from(places))  # type: ignore[misc]
-    out = []
+    state, postal = draw(st.sampled_from(places))
+    out: list[tuple[str, str]] = []
     if draw(st.booleans()):
         out.append(("state", state))
     if postal is not None and draw(st.booleans()):
@@ -145,7 +160,7 @@ def _hints(draw: Callable[..., object], series: str) -> tuple[tuple[str, str], .
 
 
 @st.composite
-def stored(draw: Callable[..., object]) -> Stored:
+def stored(draw: Draw) -> Stored:
     series = draw(st.sampled_from(sorted(SERIES)))
     at = START + dt.timedelta(days=draw(st.integers(0, 680)), hours=draw(st.integers(-4, 6)))
     purpose = draw(st.sampled_from(PURPOSES))
@@ -159,9 +174,14 @@ def stored(draw: Callable[..., object]) -> Stored:
         )
         for _ in range(draw(st.integers(0, 4)))
     )
-    answers = []
+    answers: list[tuple[str, Answer | None]] = []
+    choices: list[Status | Literal["down"]] = [
+        *("clear", "clear", "clear", "clear", "clear", "clear"),
+        *("listed", "listed"),
+        *("unknown", "down"),
+    ]
     for name in REGISTRY_IDS:
-        choice = draw(st.sampled_from(["clear"] * 6 + ["listed"] * 2 + ["unknown", "down"]))
+        choice = draw(st.sampled_from(choices))
         if choice == "down":
             answers.append((name, None))
         elif choice == "unknown":
@@ -199,7 +219,7 @@ def stored(draw: Callable[..., object]) -> Stored:
 
 # -- blurs of the stored facts --------------------------------------------------------------
 
-Draw = Callable[..., object]
+Blur = Callable[[Draw, Stored], Stored | None]
 
 
 def drop_hint(draw: Draw, s: Stored) -> Stored | None:
@@ -282,7 +302,7 @@ def outcome_unknown(draw: Draw, s: Stored) -> Stored | None:
     return dataclasses.replace(s, attempts=tuple(attempts))
 
 
-BLURS = (
+BLURS: tuple[Blur, ...] = (
     drop_hint,
     drop_registration_date,
     answer_missing,
@@ -337,15 +357,36 @@ def number_of(series: str, k: int) -> str:
     return normalize(SERIES[series][0].format(k)).e164
 
 
-def store(
-    env: Env, law: optout.Compliance, bare: optout.Compliance, s: Stored, k: int
-) -> dict[str, object]:
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """The arguments of a ``can_call`` (``None``: not given)."""
+
+    number: str
+    purpose: str
+    technology: str
+    person: str | None = None
+    debt: str | None = None
+    campaign: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+
+
+def _given(pairs: Sequence[tuple[str, str]], keys: Sequence[str]) -> dict[str, str]:
+    """``pairs`` as a dict, checked to use only ``keys``."""
+    out = dict(pairs)
+    unknown = set(out) - set(keys)
+    assert not unknown, f"unexpected keys {sorted(unknown)}"
+    return out
+
+
+def store(env: Env, law: optout.Compliance, bare: optout.Compliance, s: Stored, k: int) -> Call:
     """Store ``s`` for number ``k`` of its series (campaign ids suffixed with ``k``, so two
-    stored worlds do not share a campaign); return the call's keyword arguments."""
+    stored worlds do not share a campaign); return the call."""
     number = number_of(s.series, k)
 
     def ids(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
-        return {key: f"{v}-{k}" if key == "campaign" else v for key, v in pairs}
+        given = _given(pairs, ("person", "debt", "campaign"))
+        return {key: f"{v}-{k}" if key == "campaign" else v for key, v in given.items()}
 
     for kind, days, outside in s.consents:
         law.consents.add(
@@ -362,14 +403,31 @@ def store(
         env.doubles[name].answers[number] = answer
     for d in env.doubles.values():
         d.default_checked = s.at - dt.timedelta(days=1)
-    common = {"purpose": s.purpose, "technology": s.technology}
     for minutes, outcome, pairs in s.attempts:
         when = s.at - dt.timedelta(minutes=minutes)
+        attempt = ids(pairs)
         if outcome is None:
-            r = bare.reserve(number, at=when, **common, **ids(pairs))  # type: ignore[arg-type]
+            r = bare.reserve(
+                number,
+                at=when,
+                purpose=s.purpose,
+                technology=s.technology,
+                person=attempt.get("person"),
+                debt=attempt.get("debt"),
+                campaign=attempt.get("campaign"),
+            )
             assert r.allowed
         else:
-            law.record_outcome(number, outcome, at=when, **common, **ids(pairs))  # type: ignore[arg-type]
+            law.record_outcome(
+                number,
+                outcome,
+                at=when,
+                purpose=s.purpose,
+                technology=s.technology,
+                person=attempt.get("person"),
+                debt=attempt.get("debt"),
+                campaign=attempt.get("campaign"),
+            )
     live, abandoned = s.traffic
     other = number_of(s.series, TRAFFIC)
     for i in range(live + abandoned):
@@ -381,16 +439,36 @@ def store(
             purpose=s.purpose,
             technology=s.technology,
         )
-    return {"number": number, **common, **ids(s.call), **dict(s.hints)}
+    call, hints = ids(s.call), _given(s.hints, ("state", "postal_code"))
+    return Call(
+        number=number,
+        purpose=s.purpose,
+        technology=s.technology,
+        person=call.get("person"),
+        debt=call.get("debt"),
+        campaign=call.get("campaign"),
+        state=hints.get("state"),
+        postal_code=hints.get("postal_code"),
+    )
 
 
-def decide(law: optout.Compliance, call: dict[str, object], at: dt.datetime) -> optout.Decision:
-    kwargs = dict(call)
-    return law.can_call(kwargs.pop("number"), at=at, **kwargs)  # type: ignore[arg-type]
+def decide(law: optout.Compliance, call: Call, at: dt.datetime) -> optout.Decision:
+    return law.can_call(
+        call.number,
+        at=at,
+        purpose=call.purpose,
+        technology=call.technology,
+        person=call.person,
+        debt=call.debt,
+        campaign=call.campaign,
+        state=call.state,
+        postal_code=call.postal_code,
+    )
 
 
 def blur_with(draw: Draw, s: Stored) -> tuple[Stored, str]:
-    names, out = [], s
+    names: list[str] = []
+    out = s
     for _ in range(draw(st.integers(1, 2))):
         blur = draw(st.sampled_from(BLURS))
         changed = blur(draw, out)
@@ -439,16 +517,16 @@ def test_more_facts_never_turn_a_denial_into_an_allowance(
     law, bare = env.fresh()
     with law, bare:
         call = store(env, law, bare, s, 1)
-        number = str(call["number"])
+        number = call.number
         before = decide(law, call, s.at)
         what = data.draw(st.sampled_from(["suppression", "attempt", "blackout", "listed"]))
         if what == "suppression":
-            scope = data.draw(
+            scope, scope_value = data.draw(
                 st.sampled_from(
                     [
-                        {},
-                        {"scope": "campaign", "scope_value": "c1-1"},
-                        {"scope": "channel", "scope_value": "voice"},
+                        (optout.Scope.GLOBAL, None),  # the default scope
+                        (optout.Scope.CAMPAIGN, "c1-1"),
+                        (optout.Scope.CHANNEL, "voice"),
                     ]
                 )
             )
@@ -456,7 +534,8 @@ def test_more_facts_never_turn_a_denial_into_an_allowance(
                 number,
                 reason="asked",
                 at=s.at - dt.timedelta(days=1),
-                **scope,  # type: ignore[arg-type]
+                scope=scope,
+                scope_value=scope_value,
             )
         elif what == "attempt":
             law.record_outcome(
@@ -474,7 +553,7 @@ def test_more_facts_never_turn_a_denial_into_an_allowance(
                 area,
                 day,
                 day + dt.timedelta(days=data.draw(st.integers(0, 3))),
-                kind=data.draw(st.sampled_from(["emergency", "no_call_day"])),
+                kind=data.draw(st.sampled_from(BLACKOUT_KINDS)),
                 source="test declaration",
             )
         else:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from typing import Literal, Protocol, TypeVar
 
 import pytest
 from _rulecheck import BOOK, REGISTRIES
@@ -43,7 +44,7 @@ from optout._vocab import Channel, Outcome, Purpose, Technology
 #: Fictional numbers per country, each with the (state, postal code) hints consistent with
 #: it: a hint names a place the number itself allows, so dropping it can only widen the
 #: candidates (for a number with no subdivision of its own, any state of the country).
-US_ANYWHERE = [
+US_ANYWHERE: list[tuple[str, str | None]] = [
     ("NY", "10001"),  # New York City
     ("NY", "12207"),  # Albany
     ("CA", "90210"),
@@ -135,6 +136,11 @@ TECHNOLOGIES = ["manual", "autodialed", "prerecorded"]
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 HINTS = ("state", "postal_code", "time_zone")
 IDS = ("person", "debt", "campaign", "brand", "subject")
+#: A registry answer's status, as ``RegistryFact.status`` spells it.
+Status = Literal["listed", "clear", "unknown", "unavailable"]
+#: A declared blackout's kind, as ``BlackoutFact.kind`` spells it.
+BlackoutKind = Literal["emergency", "no_call_day"]
+BLACKOUT_KINDS: list[BlackoutKind] = ["emergency", "no_call_day"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,17 +166,46 @@ class World:
         return normalize(self.number).e164
 
 
+def rule_call(
+    number: str,
+    at: dt.datetime,
+    pairs: Sequence[tuple[str, str]],
+    purpose: Purpose | str = Purpose.MARKETING,
+    channel: Channel | str = Channel.VOICE,
+    technology: Technology | str = Technology.AUTODIALED,
+) -> RuleCall:
+    """The call to ``number`` at ``at`` with the (key, value) ``pairs`` of a world's
+    ``call_ids`` and ``hints`` (keys of ``IDS`` and ``HINTS``)."""
+    given = dict(pairs)
+    unknown = set(given) - {*IDS, *HINTS}
+    assert not unknown, f"not a call id or location hint: {sorted(unknown)}"
+    return RuleCall(
+        phone=normalize(number),
+        at=at,
+        purpose=Purpose(purpose),
+        channel=Channel(channel),
+        technology=Technology(technology),
+        campaign=given.get("campaign"),
+        brand=given.get("brand"),
+        person=given.get("person"),
+        debt=given.get("debt"),
+        subject=given.get("subject"),
+        state=given.get("state"),
+        postal_code=given.get("postal_code"),
+        time_zone=given.get("time_zone"),
+    )
+
+
 def run(w: World, at: dt.datetime | None = None) -> RuleOutcome:
     """The rules' answer for ``w`` at ``at`` (default ``w.at``), with the registration dates
     of "listed" answers merged into the stored ones as ``Compliance`` does."""
-    call = RuleCall(
-        phone=normalize(w.number),
-        at=w.at if at is None else at,
-        purpose=Purpose(w.purpose),
-        channel=Channel(w.channel),
-        technology=Technology(w.technology),
-        **dict(w.call_ids),
-        **dict(w.hints),
+    call = rule_call(
+        w.number,
+        w.at if at is None else at,
+        (*w.call_ids, *w.hints),
+        purpose=w.purpose,
+        channel=w.channel,
+        technology=w.technology,
     )
     registrations = list(w.registrations) + [
         (f.registry, f.registered_at)
@@ -216,7 +251,15 @@ def assert_no_allowance(w: World, b: World, what: str) -> None:
 
 # -- strategies -----------------------------------------------------------------------------
 
-Draw = Callable[..., object]
+T = TypeVar("T")
+
+
+class Draw(Protocol):
+    """Hypothesis's draw function: ``@st.composite``'s first argument, or
+    ``st.DataObject.draw`` (which ``st.DrawFn`` does not accept, as it declares a
+    ``__signature__`` a bound method lacks)."""
+
+    def __call__(self, strategy: st.SearchStrategy[T], label: object = None) -> T: ...
 
 
 def _local_at(draw: Draw, number: str) -> dt.datetime:
@@ -237,9 +280,10 @@ def _local_at(draw: Draw, number: str) -> dt.datetime:
 def _hints(draw: Draw, number: str) -> tuple[tuple[str, str], ...]:
     places = PLACES[number]
     phone = normalize(number)
-    state, postal = (
-        draw(st.sampled_from(places)) if places and draw(st.booleans()) else (None, None)
-    )
+    state: str | None = None
+    postal: str | None = None
+    if len(places) > 0 and draw(st.booleans()):
+        state, postal = draw(st.sampled_from(places))
     out: list[tuple[str, str]] = []
     if state is not None and draw(st.booleans()):
         out.append(("state", state))
@@ -254,7 +298,7 @@ def _hints(draw: Draw, number: str) -> tuple[tuple[str, str], ...]:
 
 
 def _ids(draw: Draw, keys: Sequence[str] = IDS) -> tuple[tuple[str, str], ...]:
-    out = []
+    out: list[tuple[str, str]] = []
     for key in keys:
         value = draw(st.sampled_from([None, f"{key[0]}1", f"{key[0]}2"]))
         if value is not None:
@@ -282,7 +326,11 @@ def _attempt(
             )
         ),
         technology=draw(st.sampled_from([None, *(Technology(t) for t in TECHNOLOGIES)])),
-        **ids,
+        person=ids.get("person"),
+        debt=ids.get("debt"),
+        campaign=ids.get("campaign"),
+        brand=ids.get("brand"),
+        subject=ids.get("subject"),
     )
 
 
@@ -314,9 +362,14 @@ def _consent(draw: Draw, i: int, at: dt.datetime, purpose: str) -> ConsentFact:
 
 
 def _registry_fact(draw: Draw, name: str, at: dt.datetime) -> RegistryFact:
-    status = draw(st.sampled_from(["clear"] * 5 + ["listed"] * 3 + ["unknown", "unavailable"]))
+    statuses: list[Status] = [
+        *("clear", "clear", "clear", "clear", "clear"),
+        *("listed", "listed", "listed"),
+        *("unknown", "unavailable"),
+    ]
+    status = draw(st.sampled_from(statuses))
     if status in ("unknown", "unavailable"):
-        return RegistryFact(registry=name, status=status)  # type: ignore[arg-type]
+        return RegistryFact(registry=name, status=status)
     hours = draw(st.one_of(st.integers(1, 72), st.integers(0, 45 * 24)))
     checked = at - dt.timedelta(hours=hours) if draw(st.integers(0, 15)) else None
     registered = None
@@ -327,7 +380,7 @@ def _registry_fact(draw: Draw, name: str, at: dt.datetime) -> RegistryFact:
         valid_until = at + dt.timedelta(hours=draw(st.integers(-48, 24 * 30)))
     return RegistryFact(
         registry=name,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         checked_at=checked,
         registered_at=registered,
         valid_until=valid_until,
@@ -342,11 +395,61 @@ def _blackout(draw: Draw, i: int, at: dt.datetime) -> BlackoutFact:
     return BlackoutFact(
         id=f"b{i}",
         area=draw(st.sampled_from(AREAS)),
-        kind=draw(st.sampled_from(["emergency", "no_call_day"])),
+        kind=draw(st.sampled_from(BLACKOUT_KINDS)),
         first=first,
         last=last,
         source="test declaration",
         purposes=purposes,
+    )
+
+
+def _recent(
+    draw: Draw,
+    a: AttemptFact,
+    number: str,
+    at: dt.datetime,
+    purpose: str,
+    channel: str,
+    call_ids: tuple[tuple[str, str], ...],
+) -> AttemptFact:
+    """``a`` made just like the call (same number and purpose), in the last two days, with
+    some of the call's ids."""
+    changed = dataclasses.replace(
+        a,
+        at=at - dt.timedelta(minutes=draw(st.integers(1, 48 * 60))),
+        number=normalize(number).e164,
+        purpose=Purpose(purpose),
+        outcome=draw(st.sampled_from([*TRIGGERS, None])),
+        channel=draw(st.sampled_from([None, Channel(channel)])),
+        technology=draw(st.sampled_from([None, a.technology])),
+    )
+    given = dict(call_ids)
+    kept = {k: given.get(k) if draw(st.booleans()) else None for k in IDS}
+    return _with_ids(changed, kept)
+
+
+def _with_ids(a: AttemptFact, ids: dict[str, str | None]) -> AttemptFact:
+    """``a`` with its ``IDS`` set to those of ``ids`` (every one of them)."""
+    assert set(ids) == set(IDS), sorted(ids)
+    return dataclasses.replace(
+        a,
+        person=ids["person"],
+        debt=ids["debt"],
+        campaign=ids["campaign"],
+        brand=ids["brand"],
+        subject=ids["subject"],
+    )
+
+
+def _without(a: AttemptFact, dropped: Collection[str]) -> AttemptFact:
+    """``a`` with the fields ``dropped`` (of ``IDS``, ``channel``, ``technology``) unknown."""
+    unknown = set(dropped) - {*IDS, "channel", "technology"}
+    assert not unknown, sorted(unknown)
+    kept = _with_ids(a, {k: None if k in dropped else getattr(a, k) for k in IDS})
+    return dataclasses.replace(
+        kept,
+        channel=None if "channel" in dropped else a.channel,
+        technology=None if "technology" in dropped else a.technology,
     )
 
 
@@ -383,19 +486,7 @@ def worlds(
         _attempt(draw, number, at, purpose, channel) for _ in range(draw(st.integers(0, attempts)))
     ]
     if recent:  # attempts just like the call, in the last two days
-        history = [
-            dataclasses.replace(
-                a,
-                at=at - dt.timedelta(minutes=draw(st.integers(1, 48 * 60))),
-                number=normalize(number).e164,
-                purpose=Purpose(purpose),
-                outcome=draw(st.sampled_from([*TRIGGERS, None])),
-                channel=draw(st.sampled_from([None, Channel(channel)])),
-                technology=draw(st.sampled_from([None, a.technology])),
-                **{k: dict(ids).get(k) if draw(st.booleans()) else None for k in IDS},
-            )
-            for a in history
-        ]
+        history = [_recent(draw, a, number, at, purpose, channel, ids) for a in history]
     return World(
         number=number,
         at=at,
@@ -548,7 +639,7 @@ def drop_attempt_ids(draw: Draw, w: World) -> World | None:
         return None
     dropped = draw(st.lists(st.sampled_from(fields), min_size=1, unique=True))
     attempts = list(w.attempts)
-    attempts[i] = dataclasses.replace(a, **dict.fromkeys(dropped))
+    attempts[i] = _without(a, dropped)
     return dataclasses.replace(w, attempts=tuple(attempts))
 
 
@@ -773,7 +864,7 @@ def test_a_consent_a_registry_voids_allows_nothing(
 
     ``lifts``: no other registry lists the number (rules lifted by consent decide);
     ``exempts``: other registries of the packs may list it (their consent exemptions)."""
-    call = RuleCall(phone=normalize(w.number), at=w.at, **dict(w.hints))
+    call = rule_call(w.number, w.at, w.hints)
     voiders = {
         name: frozenset(b.rule.survives_registration) if b.rule.registry == name else frozenset()
         for b in BOOK.rules_for(call.location(), campaign=None, brand=None)
@@ -806,7 +897,7 @@ def test_a_consent_a_registry_voids_allows_nothing(
         BlackoutFact(
             id=f"d{i}",
             area=area,
-            kind=data.draw(st.sampled_from(["emergency", "no_call_day"])),
+            kind=data.draw(st.sampled_from(BLACKOUT_KINDS)),
             first=w.at.date() - dt.timedelta(days=1),
             last=w.at.date() + dt.timedelta(days=1),
             source="test declaration",
@@ -873,7 +964,7 @@ def test_a_voiding_registry_answer_lost_allows_nothing(w: World, data: st.DataOb
     ``registry``) answers "listed since D", with D only in the answer: its answer then
     goes missing (never consulted, no backend) or unavailable. The number may still have
     changed hands, so a denial stays a denial."""
-    call = RuleCall(phone=normalize(w.number), at=w.at, **dict(w.hints))
+    call = rule_call(w.number, w.at, w.hints)
     names = sorted(
         {
             name
@@ -901,13 +992,13 @@ def test_a_voiding_registry_answer_lost_allows_nothing(w: World, data: st.DataOb
     # A Reassigned Numbers Database never consulted is the documented exemption: checking
     # it is a safe harbour, not a duty, under federal law (47 CFR 64.1200(m)); Maine's duty
     # is a rule of its own (US-ME:me.rnd.check). An unavailable RND still denies.
-    statuses = ["unavailable"] if name == "us_rnd" else ["unknown", "unavailable"]
+    statuses: list[Status] = ["unavailable"] if name == "us_rnd" else ["unknown", "unavailable"]
     status = data.draw(st.sampled_from(statuses))
     lost = dataclasses.replace(
         facts,
         registry=(
             *(f for f in w.registry if f.registry != name),
-            RegistryFact(registry=name, status=status),  # type: ignore[arg-type]
+            RegistryFact(registry=name, status=status),
         ),
     )
     assert_no_allowance(facts, lost, f"the {name} answer becoming {status}")
@@ -952,8 +1043,17 @@ def _clear(at: dt.datetime = AT) -> tuple[RegistryFact, ...]:
     )
 
 
-def _world(number: str, purpose: str, technology: str, **facts: object) -> World:
-    facts.setdefault("registry", _clear())
+def _world(
+    number: str,
+    purpose: str,
+    technology: str,
+    *,
+    attempts: tuple[AttemptFact, ...] = (),
+    consents: tuple[ConsentFact, ...] = (),
+    registry: tuple[RegistryFact, ...] | None = None,
+    blackouts: tuple[BlackoutFact, ...] = (),
+) -> World:
+    """A call at ``AT`` with these facts (``registry``: every registry clear by default)."""
     return World(
         number=number,
         at=AT,
@@ -962,7 +1062,10 @@ def _world(number: str, purpose: str, technology: str, **facts: object) -> World
         technology=technology,
         call_ids=(),
         hints=(),
-        **facts,  # type: ignore[arg-type]
+        attempts=attempts,
+        consents=consents,
+        registry=_clear() if registry is None else registry,
+        blackouts=blackouts,
     )
 
 
