@@ -94,6 +94,19 @@ def needs_of(
                 or rule.grace is not None
                 or bool(rule.exempt and rule.survives_registration is not None)
             )
+    # A consent is read only through rules; when any is, the registries that date a
+    # change of subscriber (voided_by) decide whether it still belongs to the callee.
+    if consents:
+        voiders = {
+            name
+            for bound in rules
+            if isinstance(bound.rule, ConsentRule)
+            and covers_kind(bound.rule, purpose, channel, technology, number_type)
+            for name in bound.rule.voided_by
+        }
+        if voiders:
+            registries |= voiders
+            registrations = True
     return Needs(
         history=history,
         consents=consents,

@@ -597,7 +597,9 @@ def locate(
     if hinted and phone.region:
         spans = set().union(*(SUBDIVISION_ZONES.get(f"{phone.region}-{s}", ()) for s in hinted))
         if spans:
-            zones = (zones & spans) or spans
+            # A hint narrows the number's zones; one that shares none of them contradicts
+            # the number, and then both places are candidates (the strict reading).
+            zones = (zones & spans) or (zones | spans)
             basis = "hint:state"
     if not zones and phone.region:
         zones = set(country_zones(phone.region))

@@ -18,12 +18,13 @@ from optout._rules._engine import (
     ConsentFact,
     RegistryFact,
     Situation,
+    covers_kind,
     evaluate,
     next_allowed_at,
     zones_of,
 )
 from optout._rules._model import BlackoutRule, Confidence, ConsentRule
-from optout._vocab import Channel, Purpose, Sector, Technology
+from optout._vocab import Channel, NumberType, Purpose, Sector, Technology
 
 __all__ = ["RuleCall", "RuleOutcome", "check_rules", "with_blackouts"]
 
@@ -103,11 +104,8 @@ def check_rules(
         abandonment=tuple(abandonment),
         registry_facts=tuple(registry_facts),
         sector=call.sector,
-        reassigned_by=frozenset(
-            name
-            for bound in rules
-            if isinstance(bound.rule, ConsentRule)
-            for name in bound.rule.voided_by
+        reassigned_by=reassignment_registries(
+            rules, call.purpose, call.channel, call.technology, call.phone.number_type
         ),
         caller_id=None
         if call.caller_id is None
@@ -145,6 +143,25 @@ def check_rules(
     )
     return RuleOutcome(
         reasons=tuple(reasons), evidence=tuple(evidence), rules=rules, situation=situation
+    )
+
+
+def reassignment_registries(
+    rules: Sequence[BoundRule],
+    purpose: Purpose,
+    channel: Channel | None,
+    technology: Technology | None,
+    number_type: NumberType | None,
+) -> frozenset[str]:
+    """Registries whose date means the number changed hands (``voided_by``), named by the
+    consent rules written for calls of this kind: a consent given before it was the
+    previous subscriber's, for every rule."""
+    return frozenset(
+        name
+        for bound in rules
+        if isinstance(bound.rule, ConsentRule)
+        and covers_kind(bound.rule, purpose, channel, technology, number_type)
+        for name in bound.rule.voided_by
     )
 
 
