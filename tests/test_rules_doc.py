@@ -149,3 +149,12 @@ def test_every_code_the_rules_write_is_documented() -> None:
     )
     assert written <= set(REASON_CODES)
     assert written <= documented
+
+
+def test_the_overview_pages_count_the_packs_and_rules() -> None:
+    packs = builtin_packs()
+    rules = sum(len(p.rules) for p in packs.values())
+    index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    assert f"**A rules engine with {len(packs)} jurisdiction packs** ({rules} rules)" in index
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"rule packs for {len(packs)} jurisdictions" in readme
