@@ -190,3 +190,17 @@ def test_sector_and_caller_id_through_the_client_batch_and_cli(
     args = ["check", FR, "--at", at.isoformat(), "--technology", "manual", "--json"]
     assert main([*args, "--sector", "energy_renovation", "--database", backend_url]) == 1
     assert "fr.energy_renovation.ban" in capsys.readouterr().out
+
+
+def test_a_consent_records_the_sectors_it_is_specific_to(
+    client: Compliance, backend_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    given = dt.datetime(2026, 3, 1, tzinfo=ROME)
+    record = client.consents.add(IT, "express", given_at=given, sectors=["telecom"])
+    assert record.sectors == frozenset({"telecom"})
+    assert client.consents.add(IT, "express", given_at=given).sectors is None
+    with pytest.raises(ConfigurationError, match="sector"):
+        client.consents.add(IT, "express", given_at=given, sectors=["cars"])
+    args = ["consent", "add", IT, "--kind", "express", "--given-at", given.isoformat(), "--json"]
+    assert main([*args, "--sector", "telecom", "--database", backend_url]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sectors"] == "telecom"

@@ -315,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="what it covers beyond the call itself (repeat): outside_hours is consent to "
         "calls outside the law's regular days and hours (France, Minas Gerais, New York)",
     )
+    cadd.add_argument(
+        "--sector",
+        action="append",
+        default=None,
+        choices=[s.value for s in Sector],
+        help="a product sector the consent is specific to (repeat; default: not specific)",
+    )
     cadd.add_argument("--expires", default=None, metavar="ISO8601", help="expiry instant")
     cadd.add_argument(
         "--proof", default=None, help="a reference to the proof (form id, recording id)"
@@ -831,6 +838,7 @@ def _cmd_consent(args: argparse.Namespace, out: Console) -> int:
                 if args.expires is None
                 else parse_instant(args.expires, name="--expires"),
                 scopes=args.scope,
+                sectors=args.sector,
             )
             if args.json:
                 print(json.dumps(_consent_row(record)))
@@ -873,6 +881,7 @@ def _consent_row(c: Any) -> dict[str, str]:
         "expires_at": c.expires_at.isoformat() if c.expires_at else "",
         "revoked_at": c.revoked_at.isoformat() if c.revoked_at else "",
         "scopes": ",".join(sorted(c.scopes)),
+        "sectors": ",".join(sorted(c.sectors)) if c.sectors is not None else "*",
     }
 
 

@@ -26,7 +26,7 @@ from optout._schema import consents as _c
 from optout._schema import registrations as _r
 from optout._suppressions import SOURCES
 from optout._timeutil import instant, utcnow
-from optout._vocab import Channel, Purpose, coerce
+from optout._vocab import Channel, Purpose, Sector, coerce
 
 __all__ = ["Consent", "ConsentList", "Registration", "RegistrationList"]
 
@@ -61,6 +61,8 @@ class Consent:
     revoke_reason: str | None = None
     #: What the consent covers beyond the call itself (:class:`optout.ConsentScope`).
     scopes: frozenset[ConsentScope] = frozenset()
+    #: The product sectors the consent names; ``None``: not specific to any.
+    sectors: frozenset[Sector] | None = None
 
     def fact(self) -> ConsentFact:
         """The record as the rules engine sees it."""
@@ -74,6 +76,7 @@ class Consent:
             revoked_at=self.revoked_at,
             expires_at=self.expires_at,
             scopes=frozenset(s.value for s in self.scopes),
+            sectors=self.sectors,
         )
 
 
@@ -103,6 +106,9 @@ def _row(row: sa.Row[Any]) -> Consent:
         revoked_by=m["revoked_by"],
         revoke_reason=m["revoke_reason"],
         scopes=frozenset(ConsentScope(v) for v in (m["scopes"] or "").split(",") if v),
+        sectors=None
+        if m["sectors"] is None
+        else frozenset(Sector(v) for v in m["sectors"].split(",") if v),
     )
 
 
@@ -124,6 +130,17 @@ def _scopes(values: Iterable[ConsentScope | str]) -> str | None:
         values = [values]
     members = sorted({coerce(ConsentScope, v, name="consent scope").value for v in values})
     return ",".join(members) or None
+
+
+def _sectors(values: Iterable[Sector | str] | None) -> str | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    members = sorted({coerce(Sector, v, name="sector").value for v in values})
+    if not members:
+        raise ConfigurationError("sectors must name at least one, or be None for not specific")
+    return ",".join(members)
 
 
 def _text(value: object, name: str, *, limit: int = 200) -> str | None:
@@ -162,12 +179,14 @@ class ConsentList:
         actor: str | None = None,
         region: str | None = None,
         scopes: Iterable[ConsentScope | str] = (),
+        sectors: Iterable[Sector | str] | None = None,
     ) -> Consent:
         """Record a consent, durably, and return it.
 
         ``scopes`` says what the consent covers beyond being called at all:
         ``"outside_hours"`` is consent to calls outside the law's regular days and hours
-        (France, Minas Gerais, New York lift their hours only for it).
+        (France, Minas Gerais, New York lift their hours only for it). ``sectors`` names
+        the products the consent is specific to (default: not specific).
 
         Raises:
             ConfigurationError: ``given_at`` in the future, an expiry before it, unknown
@@ -199,6 +218,7 @@ class ConsentList:
             "actor": _text(actor, "actor"),
             "created_at": now,
             "scopes": _scopes(scopes),
+            "sectors": _sectors(sectors),
         }
         with writing(self._engine) as conn:
             new_id = conn.execute(_c.insert().values(**values).returning(_c.c.id)).scalar_one()

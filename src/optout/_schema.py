@@ -128,6 +128,8 @@ consents = sa.Table(
     sa.Column("revoke_reason", sa.String(500), nullable=True),
     # Comma-separated ConsentScope values (e.g. "outside_hours"); NULL: none. Migration 0007.
     sa.Column("scopes", sa.String(200), nullable=True),
+    # Comma-separated Sector values the consent is specific to; NULL: not specific.
+    sa.Column("sectors", sa.String(200), nullable=True),
     sa.Index("ix_consents_number", "number"),
     sa.Index("ix_consents_person", "person"),
 )

@@ -619,3 +619,31 @@ def test_an_attempt_whose_outcome_is_not_recorded_starts_every_cool_down() -> No
     assert "not recorded yet" in out.reasons[0].message
     answered = dataclasses.replace(pending, outcome=Outcome.NO_ANSWER)
     assert codes(decide(FR, at, attempts=[answered], brand="acme", technology="manual")) == []
+
+
+def test_italy_specific_consent_against_the_rpo_is_an_opt_in_reading() -> None:
+    at = local(ROME, 2026, 11, 24, 11, 0)
+    rpo = facts(at, it_rpo=answer("it_rpo", "listed", at - dt.timedelta(days=1)))
+    registered = [("it_rpo", local(ROME, 2026, 2, 1, 9, 0))]
+    omnibus = consent("express", local(ROME, 2026, 3, 1, 10, 0))
+
+    def italy(consents: list[ConsentFact], book: RuleBook, sector: str | None) -> list[str]:
+        call = RuleCall(
+            phone=normalize(IT),
+            at=at,
+            purpose=Purpose.MARKETING,
+            technology=Technology.MANUAL,
+            sector=None if sector is None else Sector(sector),
+        )
+        out = check_rules(
+            book, call, registry_facts=rpo, consents=consents, registrations=registered
+        )
+        return codes(out)
+
+    assert italy([omnibus], BOOK, "telecom") == []  # off by default
+    opted = RuleBook(opt_in=frozenset({"IT:it.rpo.consent.specific"}))
+    assert italy([omnibus], opted, "telecom") == ["consent.missing"]
+    specific = dataclasses.replace(omnibus, sectors=frozenset({Sector.TELECOM}))
+    assert italy([specific], opted, "telecom") == []
+    assert italy([specific], opted, None) == ["consent.missing"]
+    assert italy([specific], opted, "electricity_supply") == ["consent.missing"]

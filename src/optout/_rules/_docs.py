@@ -305,6 +305,11 @@ def _consent_lines(rule: ConsentRule) -> list[str]:
             f"- **Voided by:** {', '.join(_code(r) for r in sorted(rule.voided_by))}: a "
             "consent given before the date that registry gives for the number is void"
         )
+    if rule.needs_specific_sector:
+        lines.append(
+            "- **Specific consent:** only a consent that names the call's sector counts (a "
+            "consent for every product does not; a call must name its `sector`)"
+        )
     if rule.revoke_all_from is not None:
         lines.append(
             f"- **Revoke-all from {rule.revoke_all_from.isoformat()}:** a revocation made on "

@@ -85,6 +85,8 @@ class ConsentFact:
     expires_at: dt.datetime | None = None
     #: What the consent covers beyond the call itself (``ConsentScope`` values).
     scopes: frozenset[str] = frozenset()
+    #: The product sectors the consent names (``None``: not specific, every sector).
+    sectors: frozenset[Sector] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -600,6 +602,20 @@ def _consent_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason |
     valid = _valid_consents(
         s, at, rule.accepted, rule.max_age, registered, survives, _revoke_from(rule, s)
     )
+    if rule.needs_specific_sector and valid:
+        # Only a consent naming the call's product sector counts; a call that names no
+        # sector cannot be shown to be covered by one.
+        specific = [c for c in valid if c.sectors is not None and s.sector in c.sectors]
+        if not specific:
+            sector = s.sector.value if s.sector else "not named by the call"
+            return _reason(
+                bound,
+                "consent.missing",
+                f"no consent specific to the call's sector ({sector}) is on record; a "
+                f"consent for every product does not count: {rule.title}",
+                None,
+            )
+        valid = specific
     voids = [since for name in rule.voided_by if (since := _registration(s, name)) is not None]
     if voids:
         valid = [c for c in valid if c.given_at >= max(voids)]

@@ -376,6 +376,9 @@ class ConsentRule(_RuleBase):
     #: "revoke-all" rule, 47 CFR 64.1200(a)(10)); ``RuleBook(revoke_all=False)`` turns it
     #: off, recorded as a loosening.
     revoke_all_from: dt.date | None = None
+    #: Only a consent that names the call's product sector counts (an "omnibus" consent
+    #: covering every product does not: the Garante on the RPO, 2025).
+    needs_specific_sector: bool = False
 
 
 class RegistryRule(_RuleBase):

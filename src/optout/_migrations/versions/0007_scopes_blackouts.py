@@ -3,6 +3,8 @@
 ``consents.scopes`` holds what a consent covers beyond the call itself (comma-separated
 ``ConsentScope`` values, such as ``outside_hours`` for France's hours); existing consents
 get none, which is the strict reading (a consent to be called lifts no scoped rule).
+``consents.sectors`` names the product sectors a consent is specific to (``NULL``: not
+specific).
 
 ``blackouts`` holds declared no-call periods (states of emergency, ad-hoc no-call days)
 with their source; blackout rules and the decision evidence read them.
@@ -29,6 +31,7 @@ _TS = sa.DateTime(timezone=True)
 def upgrade() -> None:
     with op.batch_alter_table("consents") as batch:
         batch.add_column(sa.Column("scopes", sa.String(200), nullable=True))
+        batch.add_column(sa.Column("sectors", sa.String(200), nullable=True))
     op.create_table(
         "blackouts",
         sa.Column("id", _ID, primary_key=True, autoincrement=True),
@@ -49,4 +52,5 @@ def downgrade() -> None:
     op.drop_index("ix_blackouts_area", table_name="blackouts")
     op.drop_table("blackouts")
     with op.batch_alter_table("consents") as batch:
+        batch.drop_column("sectors")
         batch.drop_column("scopes")
