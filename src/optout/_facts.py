@@ -101,7 +101,6 @@ def needs_of(
             name
             for bound in rules
             if isinstance(bound.rule, ConsentRule)
-            and covers_kind(bound.rule, purpose, channel, technology, number_type)
             for name in bound.rule.voided_by
         }
         if voiders:

@@ -18,13 +18,12 @@ from optout._rules._engine import (
     ConsentFact,
     RegistryFact,
     Situation,
-    covers_kind,
     evaluate,
     next_allowed_at,
     zones_of,
 )
 from optout._rules._model import BlackoutRule, Confidence, ConsentRule
-from optout._vocab import Channel, NumberType, Purpose, Sector, Technology
+from optout._vocab import Channel, Purpose, Sector, Technology
 
 __all__ = ["RuleCall", "RuleOutcome", "check_rules", "with_blackouts"]
 
@@ -104,9 +103,7 @@ def check_rules(
         abandonment=tuple(abandonment),
         registry_facts=tuple(registry_facts),
         sector=call.sector,
-        reassigned_by=reassignment_registries(
-            rules, call.purpose, call.channel, call.technology, call.phone.number_type
-        ),
+        reassigned_by=reassignment_registries(rules),
         caller_id=None
         if call.caller_id is None
         else (call.caller_id.e164, call.caller_id.region, call.caller_id.number_type),
@@ -146,21 +143,14 @@ def check_rules(
     )
 
 
-def reassignment_registries(
-    rules: Sequence[BoundRule],
-    purpose: Purpose,
-    channel: Channel | None,
-    technology: Technology | None,
-    number_type: NumberType | None,
-) -> frozenset[str]:
-    """Registries whose date means the number changed hands (``voided_by``), named by the
-    consent rules written for calls of this kind: a consent given before it was the
-    previous subscriber's, for every rule."""
+def reassignment_registries(rules: Sequence[BoundRule]) -> frozenset[str]:
+    """Registries whose date means the number changed hands (``voided_by``), named by any
+    consent rule that may bind a call to the number: a consent given before that date was
+    the previous subscriber's, whatever the call (a manual call included)."""
     return frozenset(
         name
         for bound in rules
         if isinstance(bound.rule, ConsentRule)
-        and covers_kind(bound.rule, purpose, channel, technology, number_type)
         for name in bound.rule.voided_by
     )
 
