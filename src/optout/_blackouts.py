@@ -25,6 +25,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from optout._consents import _text
 from optout._db import translate_errors, writing
 from optout._errors import ConfigurationError, NotFoundError
 from optout._ledger import record_change
@@ -104,16 +105,6 @@ def _day(value: object, name: str) -> dt.date:
     raise ConfigurationError(f"{name} must be a date like 2026-12-08, got {value!r}")
 
 
-def _text(value: object, name: str, limit: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
-        raise ConfigurationError(
-            f"{name} must be a non-empty string of at most {limit} characters, got {value!r}"
-        )
-    return value.strip()
-
-
 class BlackoutList:
     """Declared blackouts in one database. Reached as ``Compliance.blackouts``.
 
@@ -170,7 +161,7 @@ class BlackoutList:
             raise ConfigurationError(
                 f"unknown blackout kind {kind!r}; expected one of: {', '.join(_KINDS)}"
             )
-        the_source = _text(source, "source", 500)
+        the_source = _text(source, "source", limit=500)
         if the_source is None:
             raise ConfigurationError("source is required: who declared the blackout")
         joined = None
@@ -186,8 +177,8 @@ class BlackoutList:
             "last_day": last,
             "purposes": joined,
             "source": the_source,
-            "reference": _text(reference, "reference", 200),
-            "actor": _text(actor, "actor", 200),
+            "reference": _text(reference, "reference"),
+            "actor": _text(actor, "actor"),
             "created_at": utcnow(),
         }
         with writing(self._engine) as conn:
@@ -209,7 +200,7 @@ class BlackoutList:
             ConfigurationError: a last day before its first day, or no actor or reason.
         """
         last = _day(last_day, "last_day")
-        who, why = _text(actor, "actor", 200), _text(reason, "reason", 500)
+        who, why = _text(actor, "actor"), _text(reason, "reason", limit=500)
         if who is None or why is None:
             raise ConfigurationError("ending a blackout needs an actor and a reason")
         with writing(self._engine) as conn:

@@ -766,14 +766,7 @@ def _cmd_suppress(args: argparse.Namespace, out: Console) -> int:
                     limit=args.limit,
                 )
             )
-            if args.json:
-                for row in rows:
-                    print(json.dumps(row))
-            else:
-                table = Table(*(rows[0].keys() if rows else ["id", "value"]))
-                for row in rows:
-                    table.add_row(*row.values())
-                out.print(table)
+            _print_rows(out, rows, as_json=args.json, empty=["id", "value"])
             return EXIT_OK
         if args.action == "import":
             report = lists.import_csv(
@@ -857,14 +850,7 @@ def _cmd_consent(args: argparse.Namespace, out: Console) -> int:
         rows = [
             _consent_row(c) for c in client.consents.list(number=args.number, region=args.country)
         ]
-        if args.json:
-            for row in rows:
-                print(json.dumps(row))
-        else:
-            table = Table(*(rows[0].keys() if rows else ["id", "number"]))
-            for row in rows:
-                table.add_row(*row.values())
-            out.print(table)
+        _print_rows(out, rows, as_json=args.json, empty=["id", "number"])
         return EXIT_OK
 
 
@@ -883,6 +869,20 @@ def _consent_row(c: Any) -> dict[str, str]:
         "scopes": ",".join(sorted(c.scopes)),
         "sectors": ",".join(sorted(c.sectors)) if c.sectors is not None else "*",
     }
+
+
+def _print_rows(
+    out: Console, rows: list[dict[str, str]], *, as_json: bool, empty: list[str]
+) -> None:
+    """Records as JSON lines, or as a table (``empty`` names its columns when none)."""
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = Table(*(rows[0].keys() if rows else empty))
+    for row in rows:
+        table.add_row(*row.values())
+    out.print(table)
 
 
 def _blackout_row(b: Any) -> dict[str, str]:
@@ -927,14 +927,7 @@ def _cmd_blackout(args: argparse.Namespace, out: Console) -> int:
             out.print(f"blackout {record.id} ends on {record.last_day}")
             return EXIT_OK
         rows = [_blackout_row(b) for b in client.blackouts.list(area=args.area)]
-        if args.json:
-            for row in rows:
-                print(json.dumps(row))
-        else:
-            table = Table(*(rows[0].keys() if rows else ["id", "area"]))
-            for row in rows:
-                table.add_row(*row.values())
-            out.print(table)
+        _print_rows(out, rows, as_json=args.json, empty=["id", "area"])
         return EXIT_OK
 
 
