@@ -233,3 +233,51 @@ def test_the_cli_doctor_on_a_healthy_database(
     # The CLI's default packs require registries that have no data yet: fail closed.
     assert code == 1
     assert any(c.status == "fail" for n, c in found.items() if n.startswith("registry "))
+
+
+STALE_PACK = """
+[pack]
+id = "ZZ"
+name = "Testland"
+version = "t"
+
+[[rules]]
+id = "zz.days"
+kind = "blackout"
+title = "No calls on the listed days"
+purposes = ["marketing"]
+dates = [2023-07-03, 2023-12-26]
+confidence = "secondary"
+citation = "test"
+
+[[rules]]
+id = "zz.declared"
+kind = "blackout"
+title = "No calls on declared days"
+purposes = ["marketing"]
+dates = [2023-07-03]
+declared = ["no_call_day"]
+confidence = "secondary"
+citation = "test"
+"""
+
+
+def test_stale_blackout_lists_warn_and_declared_blackouts_are_listed(backend_url: str) -> None:
+    pack = optout.load_pack("zz.toml", text=STALE_PACK)
+    rules = optout.RuleBook(packs={"ZZ": pack})
+    now = dt.datetime(2026, 12, 8, 12, tzinfo=dt.UTC)
+    with optout.Compliance(backend_url, migrate=True, registries=(), rules=rules) as c:
+        found = _by_name(run_doctor(c, now=now))
+        lists = found["blackout lists"]
+        assert lists.status == "warn"
+        assert "ZZ:zz.days (last date 2023-12-26)" in lists.detail
+        assert "zz.declared" not in lists.detail  # its coming days are declared at run time
+        assert found["declared blackouts"].detail == "none in force"
+        c.blackouts.add("US-NY", "2026-12-08", source="EO 52")
+        c.blackouts.add("US-LA", "2026-01-02", "2026-01-03", source="old")
+        declared = _by_name(run_doctor(c, now=now))["declared blackouts"].detail
+        assert "US-NY" in declared
+        assert "EO 52" in declared
+        assert "US-LA" not in declared
+    with optout.Compliance(backend_url, migrate=True, registries=(), rules=NO_RULES) as c:
+        assert _by_name(run_doctor(c, now=now))["blackout lists"].status == "ok"
