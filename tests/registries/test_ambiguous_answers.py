@@ -626,3 +626,9 @@ def test_a_zipped_return_contradicting_itself_is_refused(tmp_path: pathlib.Path)
         decision = client.can_call(AU_NUMBER, at=NOW)
     assert not decision.allowed
     assert decision.codes == ("registry.not_consulted",)
+
+
+def test_two_numbers_with_one_national_form_are_unavailable_not_a_crash() -> None:
+    registry = http_json_registry(url="http://127.0.0.1:9/unused", number_format="national")
+    with pytest.raises(RegistryFormatError, match="national form"):
+        registry.query_batch(["+442079460000", "+12079460000"], NOW)

@@ -122,7 +122,15 @@ class JsonHttpRegistry(HttpRemoteRegistry):
         sent: dict[str, str] = {}
         for number in numbers:
             if self._covers(number):
-                sent.setdefault(self._format(number), number)
+                key = self._format(number)
+                held = sent.setdefault(key, number)
+                if held != number:
+                    # Two numbers of different countries with one national form: the
+                    # registry's answer could be for either (fail closed, and say why).
+                    raise RegistryFormatError(
+                        f"{self.id}: two numbers share the national form sent to the "
+                        "registry; give the backend country= or number_format='e164'"
+                    )
             else:
                 answers[number] = Answer(
                     registry=self.id,
