@@ -204,3 +204,18 @@ def test_a_consent_records_the_sectors_it_is_specific_to(
     args = ["consent", "add", IT, "--kind", "express", "--given-at", given.isoformat(), "--json"]
     assert main([*args, "--sector", "telecom", "--database", backend_url]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sectors"] == "telecom"
+
+
+def test_bad_collections_are_clear_errors(client: Compliance) -> None:
+    given = dt.datetime(2026, 3, 1, tzinfo=ROME)
+    with pytest.raises(ConfigurationError, match="scopes"):
+        client.consents.add(IT, "express", given_at=given, scopes=5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="sectors"):
+        client.consents.add(IT, "express", given_at=given, sectors=5)  # type: ignore[arg-type]
+    assert client.consents.add(IT, "express", given_at=given, scopes=None).scopes == frozenset()
+    with pytest.raises(ConfigurationError, match="purposes"):
+        client.blackouts.add("IT", "2026-12-08", source="x", purposes=5)  # type: ignore[arg-type]
+    one = client.blackouts.add("IT", "2026-12-08", source="decree", purposes="marketing")
+    assert one.purposes == frozenset({"marketing"})
+    with pytest.raises(ConfigurationError, match="area"):
+        client.blackouts.list(area=5)  # type: ignore[arg-type]

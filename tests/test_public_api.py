@@ -50,6 +50,7 @@ EXPECTED = [
     "RuleBook",
     "SchemaError",
     "Scope",
+    "Sector",
     "Suppression",
     "SuppressionList",
     "Technology",

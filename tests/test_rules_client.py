@@ -153,7 +153,7 @@ def test_reserve_records_an_attempt_that_counts(backend_url: str) -> None:
         # While its outcome is not recorded, the attempt may have been busy: the policy's
         # 30-minute retry delay holds the next call.
         pending = client.reserve(IT, at=TUESDAY_10 + dt.timedelta(minutes=2))
-        assert pending.decision.codes == ("cooldown.active",)
+        assert pending.decision.codes == ("cooldown.outcome_pending",)
         client.record_outcome(IT, "no_answer", attempt_id=second.attempt_id)
         third = client.reserve(IT, at=TUESDAY_10 + dt.timedelta(minutes=2))
         assert third.attempt_id is not None

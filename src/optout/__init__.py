@@ -49,7 +49,7 @@ from optout._rules._model import ConsentKind, ConsentScope, Pack
 from optout._rules._policy import Policy, builtin_policy
 from optout._suppressions import ImportReport, Suppression, SuppressionList
 from optout._version import __version__
-from optout._vocab import Channel, NumberType, Outcome, Purpose, Scope, Technology
+from optout._vocab import Channel, NumberType, Outcome, Purpose, Scope, Sector, Technology
 
 __all__ = [
     "AsyncCompliance",
@@ -93,6 +93,7 @@ __all__ = [
     "RuleBook",
     "SchemaError",
     "Scope",
+    "Sector",
     "Suppression",
     "SuppressionList",
     "Technology",

@@ -1568,7 +1568,9 @@ class BatchRun:
         it was; a group of numbers registered on many old days then shares one answer."""
         if fact.status == "listed" and fact.registered_at is not None:
             grace = self.grace.get(name, dt.timedelta(0))
-            if fact.registered_at + grace <= self.at:
+            # A day's margin: a date-only registration binds at a local midnight, up to
+            # 14 hours after the UTC one (the engine's _binding).
+            if fact.registered_at + grace + dt.timedelta(days=1) <= self.at:
                 return dataclasses.replace(fact, registered_at=_LONG_AGO)
         return fact
 

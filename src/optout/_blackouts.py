@@ -165,6 +165,10 @@ class BlackoutList:
         if the_source is None:
             raise ConfigurationError("source is required: who declared the blackout")
         joined = None
+        if isinstance(purposes, str):
+            purposes = [purposes]
+        if purposes is not None and not isinstance(purposes, Iterable):
+            raise ConfigurationError(f"purposes must be a list of purposes, got {purposes!r}")
         if purposes is not None:
             members = sorted({coerce(Purpose, p, name="purpose").value for p in purposes})
             if not members:
@@ -222,6 +226,8 @@ class BlackoutList:
         """Every blackout (ended ones too), in id order, optionally of one area."""
         stmt = sa.select(_b).order_by(_b.c.id)
         if area is not None:
+            if not isinstance(area, str):
+                raise ConfigurationError(f"area must be a jurisdiction id, got {area!r}")
             stmt = stmt.where(_b.c.area == area.strip().upper())
         with translate_errors(self._engine), self._engine.connect() as conn:
             return [_row(r) for r in conn.execute(stmt)]

@@ -125,9 +125,13 @@ def _joined(
     return ",".join(members)
 
 
-def _scopes(values: Iterable[ConsentScope | str]) -> str | None:
+def _scopes(values: Iterable[ConsentScope | str] | None) -> str | None:
+    if values is None:
+        return None
     if isinstance(values, str):
         values = [values]
+    if not isinstance(values, Iterable):
+        raise ConfigurationError(f"scopes must be a list of consent scopes, got {values!r}")
     members = sorted({coerce(ConsentScope, v, name="consent scope").value for v in values})
     return ",".join(members) or None
 
@@ -137,6 +141,8 @@ def _sectors(values: Iterable[Sector | str] | None) -> str | None:
         return None
     if isinstance(values, str):
         values = [values]
+    if not isinstance(values, Iterable):
+        raise ConfigurationError(f"sectors must be a list of sectors, got {values!r}")
     members = sorted({coerce(Sector, v, name="sector").value for v in values})
     if not members:
         raise ConfigurationError("sectors must name at least one, or be None for not specific")
@@ -178,7 +184,7 @@ class ConsentList:
         source: str = "api",
         actor: str | None = None,
         region: str | None = None,
-        scopes: Iterable[ConsentScope | str] = (),
+        scopes: Iterable[ConsentScope | str] | None = (),
         sectors: Iterable[Sector | str] | None = None,
     ) -> Consent:
         """Record a consent, durably, and return it.

@@ -321,7 +321,8 @@ class Location:
 #: read as possibly in the city: subdivision "NYC" beside "NY".
 NYC_AREA_CODES = frozenset({"212", "332", "347", "646", "718", "917", "929"})
 #: ZIP code prefixes (ZIP3) wholly or mostly inside the five boroughs.
-NYC_ZIP3 = frozenset({100, 101, 102, 103, 104, 111, 112, 113, 114, 116})
+#: 110 holds Queens ZIP codes beside Nassau County ones: in, the strict reading.
+NYC_ZIP3 = frozenset({100, 101, 102, 103, 104, 110, 111, 112, 113, 114, 116})
 
 
 def _with_city(prefix: str, states: frozenset[str]) -> frozenset[str]:

@@ -25,6 +25,8 @@ REASON_CODES: Final = MappingProxyType(
         "blackout.declared": "A declared no-call day (state of emergency, declared holiday).",
         "cap.reached": "Too many attempts in a rolling period for this scope.",
         "cooldown.active": "Too soon after an attempt whose outcome starts a cool-down.",
+        "cooldown.outcome_pending": "An earlier attempt's outcome is not recorded yet; it may "
+        "have started a cool-down: record it.",
         "consent.missing": "The call needs a consent (or relationship) and none is on record.",
         "consent.revoked": "The consent the call needs was revoked.",
         "consent.expired": "The consent the call needs has expired or is too old.",

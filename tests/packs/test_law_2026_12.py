@@ -14,6 +14,7 @@ import pytest
 from _rulecheck import BOOK, all_clear, attempt, codes, consent, decide, local, sources
 
 from optout import normalize
+from optout._location import locate
 from optout._rules._book import RuleBook
 from optout._rules._decide import RuleCall, RuleOutcome, check_rules
 from optout._rules._engine import AttemptFact, BlackoutFact, ConsentFact, RegistryFact
@@ -270,7 +271,7 @@ def test_a_blackout_no_pack_rule_takes_binds_every_purpose_it_names() -> None:
     out = check(IT, at, [day], purpose="informational")
     assert codes(out) == ["blackout.declared"]
     assert sources(out) == ["blackout:declared.9"]
-    assert out.reasons[0].citation == "compliance officer: national mourning"
+    assert out.reasons[0].citation == "declared no-call day: compliance officer: national mourning"
     narrow = dataclasses.replace(day, purposes=frozenset({"marketing"}))  # type: ignore[arg-type]
     assert codes(check(IT, at, [narrow], purpose="informational")) == []
 
@@ -615,7 +616,7 @@ def test_an_attempt_whose_outcome_is_not_recorded_starts_every_cool_down() -> No
     at = local(PARIS, 2026, 6, 5, 11, 0)
     pending = attempt(FR, at - dt.timedelta(hours=1), None, brand="acme")
     out = decide(FR, at, attempts=[pending], brand="acme", technology="manual")
-    assert "cooldown.active" in codes(out)  # before: allowed, as if it had not been refused
+    assert "cooldown.outcome_pending" in codes(out)  # before: allowed, as if not refused
     assert "not recorded yet" in out.reasons[0].message
     answered = dataclasses.replace(pending, outcome=Outcome.NO_ANSWER)
     assert codes(decide(FR, at, attempts=[answered], brand="acme", technology="manual")) == []
@@ -647,3 +648,58 @@ def test_italy_specific_consent_against_the_rpo_is_an_opt_in_reading() -> None:
     assert italy([specific], opted, "telecom") == []
     assert italy([specific], opted, None) == ["consent.missing"]
     assert italy([specific], opted, "electricity_supply") == ["consent.missing"]
+
+
+# -- found in review -------------------------------------------------------------------------
+
+
+def test_a_blackout_with_a_short_or_long_source_denies_and_does_not_crash() -> None:
+    at = local(ROME, 2026, 11, 24, 11, 0)
+    for source in ("EO", "x" * 450):
+        day = BlackoutFact(
+            id="5", area="IT", kind="no_call_day", first=at.date(), last=at.date(), source=source
+        )
+        out = check(IT, at, [day])
+        assert codes(out) == ["blackout.declared"]
+        assert len(out.reasons[0].citation or "") <= 400
+
+
+def test_a_declared_purpose_the_pack_rule_does_not_cover_still_binds() -> None:
+    at = local(NY, 2026, 12, 9, 15, 0)
+    eo = dataclasses.replace(
+        emergency(dt.date(2026, 12, 8), None), purposes=frozenset({Purpose.DEBT_COLLECTION})
+    )
+    out = check(US_UPSTATE, at, [eo], purpose="debt_collection")
+    assert codes(out) == ["blackout.declared"]  # before: the NY rule took it and dropped it
+    assert sources(out) == ["blackout:declared.7"]
+
+
+def test_a_registration_dated_after_its_answer_opens_no_grace() -> None:
+    at = local(LONDON, 2026, 11, 25, 11, 0)
+    tps = answer("gb_tps", "listed", at - dt.timedelta(days=1), at + dt.timedelta(days=30))
+    out = decide(UK, at, technology="manual", registry_facts=facts(at, gb_tps=tps))
+    assert codes(out) == ["registry.listed"]
+
+
+def test_a_date_only_registration_binds_at_the_local_midnight() -> None:
+    registered = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)  # a date: 1 Nov
+    for at, expected in (
+        (local(SYDNEY, 2026, 11, 30, 19, 0), []),  # the 30th day of the grace
+        (local(SYDNEY, 2026, 12, 1, 9, 0), ["registry.listed"]),  # before: allowed until 11:00
+    ):
+        wash = answer("au_dncr", "listed", at - dt.timedelta(days=1), registered)
+        assert codes(decide(AU, at, registry_facts=facts(at, au_dncr=wash))) == expected
+
+
+def test_a_queens_zip_code_keeps_new_york_city() -> None:
+    assert (
+        "NYC" in locate(normalize("+1 516 555 0142"), state="NY", postal_code="11004").subdivisions
+    )
+
+
+def test_a_pending_attempt_has_its_own_reason_code() -> None:
+    at = local(PARIS, 2026, 6, 5, 11, 0)
+    pending = attempt(FR, at - dt.timedelta(hours=1), None, brand="acme")
+    out = decide(FR, at, attempts=[pending], brand="acme", technology="manual")
+    assert "cooldown.outcome_pending" in codes(out)
+    assert "cooldown.active" not in codes(out)

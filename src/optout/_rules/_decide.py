@@ -189,28 +189,34 @@ def with_blackouts(
     matched = _matching(blackouts, where, book)
     if not matched:
         return rules
-    taken: set[str] = set()
+    # Purposes each fact still needs a rule for: all it names, less those of the pack rules
+    # that take it (a fact naming no purpose is taken whole by a rule of its kind).
+    left: dict[str, frozenset[Purpose]] = {
+        b.id: b.purposes if b.purposes is not None else frozenset(Purpose) for b in matched
+    }
     out: list[BoundRule] = []
     for bound in rules:
         rule = bound.rule
         if isinstance(rule, BlackoutRule) and rule.declared:
             mine = tuple(b for b in matched if b.area == bound.source and b.kind in rule.declared)
             if mine:
-                taken.update(b.id for b in mine)
+                for b in mine:
+                    left[b.id] = frozenset() if b.purposes is None else left[b.id] - rule.purposes
                 bound = dataclasses.replace(bound, blackouts=bound.blackouts + mine)
         out.append(bound)
     for b in matched:
-        if b.id in taken:
+        if not left[b.id]:
             continue
+        what = "state of emergency" if b.kind == "emergency" else "no-call day"
         rule = BlackoutRule(
             kind="blackout",
             id=f"declared.{b.id}",
-            title=f"declared {'state of emergency' if b.kind == 'emergency' else 'no-call day'}"
-            f" for {b.area}",
-            purposes=b.purposes if b.purposes is not None else frozenset(Purpose),
+            title=f"declared {what} for {b.area}",
+            purposes=left[b.id],
             declared=frozenset({b.kind}),
             confidence=Confidence.PRIMARY,
-            citation=b.source,
+            # Whatever the stored source, the rule stays valid (3 to 400 characters).
+            citation=f"declared {what}: {b.source}"[:400],
             note="a blackout declared at run time (Compliance.blackouts)",
         )
         out.append(BoundRule(source="blackout", rule=rule, blackouts=(b,)))

@@ -478,7 +478,12 @@ def _cooldown_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
     message = (
         f"{_human(rule.duration)} cool-down after {what} at {last.at.isoformat()}: {rule.title}"
     )
-    return _reason(bound, "cooldown.active", message, until)
+    # Only pending attempts: say so, so that a dialer records the outcome rather than
+    # dropping the lead (``until`` is the latest the cool-down could last).
+    pending = all(a.outcome is None for a in triggers)
+    return _reason(
+        bound, "cooldown.outcome_pending" if pending else "cooldown.active", message, until
+    )
 
 
 # -- consent --------------------------------------------------------------------------------
@@ -749,6 +754,18 @@ def _expiry(rule: RegistryRule, fact: RegistryFact, s: Situation) -> dt.datetime
     return expires
 
 
+def _binding(since: dt.datetime, rule: RegistryRule, s: Situation) -> dt.datetime:
+    """When a registration of ``since`` binds: ``grace`` later, or, for a date-only value
+    (a UTC midnight), at the first local midnight ``grace`` days after that date in any
+    candidate zone (the strict one), as day-counted validities are read."""
+    assert rule.grace is not None
+    utc = since.astimezone(dt.UTC)
+    if utc.time() != dt.time(0) or rule.grace.seconds:
+        return since + rule.grace
+    zones = s.zones or (zone("UTC"),)
+    return min(first_instant_at(utc.date() + rule.grace, 0, tz) for tz in zones)
+
+
 def _registry_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason | None:
     rule = bound.rule
     assert isinstance(rule, RegistryRule)
@@ -807,9 +824,12 @@ def _registry_reason(bound: BoundRule, s: Situation, at: dt.datetime) -> Reason 
         # A registration "later" than the answer that lists it contradicts the answer: the
         # number was listed by then. Such a date opens no grace period.
         first = None
-    known = [d for d in (fact.registered_at, first) if d is not None]
+    own = fact.registered_at
+    if own is not None and own > fact.checked_at:
+        own = None  # a registration dated after the answer that lists it: no grace
+    known = [d for d in (own, first) if d is not None]
     since_at = min(known) if known else None
-    if since_at is not None and rule.grace is not None and at < since_at + rule.grace:
+    if since_at is not None and rule.grace is not None and at < _binding(since_at, rule, s):
         return None  # the registration is not binding yet (the law's grace period)
     if rule.exempt:
         registered: dt.datetime | None = None
