@@ -264,3 +264,20 @@ def test_killing_an_import_leaves_the_previous_snapshot(
     assert active is not None
     assert active.version == before.version
     assert _status(fresh, OTTAWA) == ["listed", "listed", "clear", "clear"]
+
+
+def test_an_undated_addition_is_dated_by_the_list_it_joins(
+    dncl: SnapshotRegistry, tmp_path: pathlib.Path
+) -> None:
+    # It was not listed in the snapshot of AT, so it registered on that day at the
+    # earliest: the 31-day grace runs from there, not from the change list's own day.
+    lines = [f"{n[2:5]},{n[5:]},2026-10-01" for n in OTTAWA[:2]]
+    full = tmp_path / "dated.csv"
+    full.write_text("NPA,Number,Date\n" + "\n".join(lines) + "\n")
+    dncl.import_files([full], taken_at=AT, full_list=True)
+    adds = tmp_path / "adds.csv"
+    adds.write_text(f"NPA,Number\n{OTTAWA[3][2:5]},{OTTAWA[3][5:]}\n")
+    dncl.apply_changes([adds], taken_at=AT + dt.timedelta(days=20))
+    (fact,) = dncl.facts([OTTAWA[3]], AT + dt.timedelta(days=21))
+    assert fact.status == "listed"
+    assert fact.registered_at == AT  # before: AT + 20 days, a longer grace

@@ -460,15 +460,18 @@ class SnapshotRegistry(_Bound):
         self, paths: Iterable[str | os.PathLike[str]], *, taken_at: dt.datetime
     ) -> SnapshotInfo:
         """Apply change lists (additions and deletions) to the snapshot in force, file by
-        file in the order given; registration days are kept (additions without a date get
-        the day of ``taken_at``)."""
+        file in the order given; registration days are kept. An addition without a date
+        gets the day of the snapshot it is applied to: the number was not listed then, so
+        that is the earliest it can have registered (the strict start of a grace period;
+        the change list's own day would lengthen it)."""
         info = self.store.active_snapshot(self.id)
         if info is None:
             raise ConfigurationError(f"{self.id}: import a full list before change lists")
         index = open_index(info.path, info.checksum)
         keys = np.array(index.all_keys(), dtype=np.uint64)
         days = None if index.days is None else np.array(index.days, dtype=np.uint32)
-        today = np.uint32((instant(taken_at, name="taken_at").date() - EPOCH).days)
+        instant(taken_at, name="taken_at")
+        today = np.uint32((info.taken_at.astimezone(dt.UTC).date() - EPOCH).days)
         rejected = total = 0
         samples: list[tuple[int, str]] = []
         names: list[str] = []
