@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from optout import normalize
 from optout._rules._book import RuleBook
@@ -23,6 +23,39 @@ BOOK = RuleBook()
 def local(zone: str, *args: int) -> dt.datetime:
     """A wall-clock instant: ``local("Europe/Rome", 2026, 11, 24, 9, 0)``."""
     return dt.datetime(*args, tzinfo=zoneinfo.ZoneInfo(zone))  # type: ignore[misc, arg-type]
+
+
+#: The call ids and location hints a RuleCall takes as text.
+CALL_TEXTS = ("campaign", "brand", "person", "debt", "subject", "state", "postal_code", "time_zone")
+
+
+def rule_call(
+    number: str,
+    at: dt.datetime,
+    purpose: Purpose | str,
+    channel: Channel | str,
+    technology: Technology | str,
+    texts: Mapping[str, str | None],
+) -> RuleCall:
+    """The call to ``number`` at ``at`` with ``texts`` (keys of :data:`CALL_TEXTS`)."""
+    unknown = set(texts) - set(CALL_TEXTS)
+    if unknown:
+        raise TypeError(f"unknown call ids or hints: {sorted(unknown)}")
+    return RuleCall(
+        phone=normalize(number),
+        at=at,
+        purpose=Purpose(purpose),
+        channel=Channel(channel),
+        technology=Technology(technology),
+        campaign=texts.get("campaign"),
+        brand=texts.get("brand"),
+        person=texts.get("person"),
+        debt=texts.get("debt"),
+        subject=texts.get("subject"),
+        state=texts.get("state"),
+        postal_code=texts.get("postal_code"),
+        time_zone=texts.get("time_zone"),
+    )
 
 
 def decide(
@@ -45,33 +78,7 @@ def decide(
     ``(period_seconds, abandoned, answered_live)``. ``registry_facts`` default to "every
     registry consulted the day before, number not listed", so that pack tests see the
     rules other than the registry checks; pass facts to test those."""
-    call = RuleCall(
-        phone=normalize(number),
-        at=at,
-        purpose=Purpose(purpose),
-        channel=Channel(channel),
-        technology=Technology(technology),
-        campaign=hints.get("campaign"),
-        brand=hints.get("brand"),
-        person=hints.get("person"),
-        debt=hints.get("debt"),
-        subject=hints.get("subject"),
-        state=hints.get("state"),
-        postal_code=hints.get("postal_code"),
-        time_zone=hints.get("time_zone"),
-    )
-    unknown = set(hints) - {
-        "campaign",
-        "brand",
-        "person",
-        "debt",
-        "subject",
-        "state",
-        "postal_code",
-        "time_zone",
-    }
-    if unknown:
-        raise TypeError(f"unknown hints: {sorted(unknown)}")
+    call = rule_call(number, at, purpose, channel, technology, hints)
     return check_rules(
         book,
         call,

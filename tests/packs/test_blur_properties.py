@@ -28,6 +28,7 @@ from typing import Literal, Protocol, TypeVar
 
 import pytest
 from _rulecheck import BOOK, REGISTRIES
+from _rulecheck import rule_call as _rulecheck_call
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -179,21 +180,7 @@ def rule_call(
     given = dict(pairs)
     unknown = set(given) - {*IDS, *HINTS}
     assert not unknown, f"not a call id or location hint: {sorted(unknown)}"
-    return RuleCall(
-        phone=normalize(number),
-        at=at,
-        purpose=Purpose(purpose),
-        channel=Channel(channel),
-        technology=Technology(technology),
-        campaign=given.get("campaign"),
-        brand=given.get("brand"),
-        person=given.get("person"),
-        debt=given.get("debt"),
-        subject=given.get("subject"),
-        state=given.get("state"),
-        postal_code=given.get("postal_code"),
-        time_zone=given.get("time_zone"),
-    )
+    return _rulecheck_call(number, at, purpose, channel, technology, given)
 
 
 def run(w: World, at: dt.datetime | None = None) -> RuleOutcome:
