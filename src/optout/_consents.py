@@ -113,40 +113,24 @@ def _row(row: sa.Row[Any]) -> Consent:
 
 
 def _joined(
-    values: Iterable[object] | None, kind: type[Purpose] | type[Channel], name: str
+    values: Iterable[object] | None,
+    kind: type[Purpose] | type[Channel] | type[Sector] | type[ConsentScope],
+    name: str,
+    *,
+    empty: bool = False,
 ) -> str | None:
+    """Members of ``kind`` as sorted comma-separated text (``None`` stays ``None``; a
+    single string is one member). An empty collection is an error unless ``empty``."""
     if values is None:
         return None
     if isinstance(values, str):
         values = [values]
+    if not isinstance(values, Iterable):
+        raise ConfigurationError(f"{name}s must be a list, got {values!r}")
     members = sorted({coerce(kind, v, name=name).value for v in values})
-    if not members:
+    if not members and not empty:
         raise ConfigurationError(f"{name}s must name at least one, or be None for all")
-    return ",".join(members)
-
-
-def _scopes(values: Iterable[ConsentScope | str] | None) -> str | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, Iterable):
-        raise ConfigurationError(f"scopes must be a list of consent scopes, got {values!r}")
-    members = sorted({coerce(ConsentScope, v, name="consent scope").value for v in values})
     return ",".join(members) or None
-
-
-def _sectors(values: Iterable[Sector | str] | None) -> str | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, Iterable):
-        raise ConfigurationError(f"sectors must be a list of sectors, got {values!r}")
-    members = sorted({coerce(Sector, v, name="sector").value for v in values})
-    if not members:
-        raise ConfigurationError("sectors must name at least one, or be None for not specific")
-    return ",".join(members)
 
 
 def _text(value: object, name: str, *, limit: int = 200) -> str | None:
@@ -223,8 +207,8 @@ class ConsentList:
             "source": source,
             "actor": _text(actor, "actor"),
             "created_at": now,
-            "scopes": _scopes(scopes),
-            "sectors": _sectors(sectors),
+            "scopes": _joined(scopes, ConsentScope, "consent scope", empty=True),
+            "sectors": _joined(sectors, Sector, "sector"),
         }
         with writing(self._engine) as conn:
             new_id = conn.execute(_c.insert().values(**values).returning(_c.c.id)).scalar_one()
