@@ -15,7 +15,7 @@ from optout._errors import ConfigurationError
 from optout._location import Location
 from optout._privacy import CLEAR, Privacy
 from optout._rules._book import RuleBook
-from optout._rules._decide import RuleCall
+from optout._rules._decide import RuleCall, reassignment_registries
 from optout._rules._engine import AttemptFact, BoundRule, covers_kind
 from optout._rules._model import (
     LIVE_OUTCOMES,
@@ -97,12 +97,7 @@ def needs_of(
     # A consent is read only through rules; when any is, the registries that date a
     # change of subscriber (voided_by) decide whether it still belongs to the callee.
     if consents:
-        voiders = {
-            name
-            for bound in rules
-            if isinstance(bound.rule, ConsentRule)
-            for name in bound.rule.voided_by
-        }
+        voiders = reassignment_registries(rules)
         if voiders:
             registries |= voiders
             registrations = True
@@ -191,30 +186,19 @@ def count_abandonment(
     docs/rules.md, "Abandonment rate").
     """
     live = [o.value for o in LIVE_OUTCOMES]
-    stmt = sa.select(
-        sa.func.coalesce(
-            sa.func.sum(sa.case((_a.c.outcome == Outcome.ABANDONED.value, 1), else_=0)), 0
-        ),
-        sa.func.coalesce(sa.func.sum(sa.case((_a.c.outcome.in_(live), 1), else_=0)), 0),
-    ).where(_a.c.at > at - period, _a.c.at <= at)
+    is_abandoned = _a.c.outcome == Outcome.ABANDONED.value
+    is_live: sa.ColumnElement[bool] = _a.c.outcome.in_(live)
+    where = [_a.c.at > at - period, _a.c.at <= at]
     if campaign is not None:
         # An abandoned call recorded without its campaign may have been this campaign's: it
         # counts as abandoned here (live answers count only when they name the campaign).
         named = _a.c.campaign == campaign
-        stmt = sa.select(
-            sa.func.coalesce(
-                sa.func.sum(sa.case((_a.c.outcome == Outcome.ABANDONED.value, 1), else_=0)), 0
-            ),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((sa.and_(named, _a.c.outcome.in_(live)), 1), else_=0)), 0
-            ),
-        ).where(
-            _a.c.at > at - period,
-            _a.c.at <= at,
-            sa.or_(
-                named, sa.and_(_a.c.campaign.is_(None), _a.c.outcome == Outcome.ABANDONED.value)
-            ),
-        )
+        is_live = sa.and_(named, is_live)
+        where.append(sa.or_(named, sa.and_(_a.c.campaign.is_(None), is_abandoned)))
+    stmt = sa.select(
+        sa.func.coalesce(sa.func.sum(sa.case((is_abandoned, 1), else_=0)), 0),
+        sa.func.coalesce(sa.func.sum(sa.case((is_live, 1), else_=0)), 0),
+    ).where(*where)
     abandoned, answered = conn.execute(stmt).one()
     return int(abandoned), int(answered)
 
