@@ -25,14 +25,14 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from optout._consents import _text
+from optout._consents import _joined, _text
 from optout._db import translate_errors, writing
 from optout._errors import ConfigurationError, NotFoundError
 from optout._ledger import record_change
 from optout._rules._engine import BlackoutFact
 from optout._schema import blackouts as _b
 from optout._timeutil import utcnow
-from optout._vocab import Purpose, coerce
+from optout._vocab import Purpose
 
 __all__ = ["Blackout", "BlackoutList"]
 
@@ -164,16 +164,7 @@ class BlackoutList:
         the_source = _text(source, "source", limit=500)
         if the_source is None:
             raise ConfigurationError("source is required: who declared the blackout")
-        joined = None
-        if isinstance(purposes, str):
-            purposes = [purposes]
-        if purposes is not None and not isinstance(purposes, Iterable):
-            raise ConfigurationError(f"purposes must be a list of purposes, got {purposes!r}")
-        if purposes is not None:
-            members = sorted({coerce(Purpose, p, name="purpose").value for p in purposes})
-            if not members:
-                raise ConfigurationError("purposes must name at least one, or be None for all")
-            joined = ",".join(members)
+        joined = _joined(purposes, Purpose, "purpose")
         values: dict[str, Any] = {
             "area": text,
             "kind": kind,
