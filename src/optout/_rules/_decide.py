@@ -83,8 +83,9 @@ def check_rules(
     """Evaluate every rule that binds ``call`` at ``call.at``."""
     where = location or call.location()
     rules = book.rules_for(where, campaign=call.campaign, brand=call.brand)
-    if blackouts:
-        rules = with_blackouts(rules, blackouts, where, book)
+    declared = _matching(blackouts, where, book) if blackouts else []
+    if declared:
+        rules = with_blackouts(rules, declared)
     situation = Situation(
         number=call.phone.e164,
         number_type=call.phone.number_type,
@@ -136,7 +137,7 @@ def check_rules(
                 }
             ),
         )
-        for b in _matching(blackouts, where, book)
+        for b in declared
     )
     return RuleOutcome(
         reasons=tuple(reasons), evidence=tuple(evidence), rules=rules, situation=situation
@@ -174,21 +175,15 @@ def _matching(
 
 
 def with_blackouts(
-    rules: tuple[BoundRule, ...],
-    blackouts: Sequence[BlackoutFact],
-    where: Location,
-    book: RuleBook,
+    rules: tuple[BoundRule, ...], matched: Sequence[BlackoutFact]
 ) -> tuple[BoundRule, ...]:
-    """``rules`` with the declared blackouts that may hold the callee applied.
+    """``rules`` with ``matched``, the declared blackouts that may hold the callee, applied.
 
     A pack blackout rule whose ``declared`` kinds include a fact's kind, in the fact's own
     jurisdiction, applies it on the rule's terms (purposes, consent exemptions, citation).
     A fact no such rule takes becomes a rule of its own, for every purpose it names (all
     when it names none), cited by the fact's source.
     """
-    matched = _matching(blackouts, where, book)
-    if not matched:
-        return rules
     # Purposes each fact still needs a rule for: all it names, less those of the pack rules
     # that take it (a fact naming no purpose is taken whole by a rule of its kind).
     left: dict[str, frozenset[Purpose]] = {
