@@ -521,10 +521,16 @@ def drop_hints(draw: Draw, w: World) -> World | None:
 
 def drop_registration_date(draw: Draw, w: World) -> World | None:
     """A registration date unknown: dropped from the registry answer and from the stored
-    registrations of that registry."""
+    registrations of a registry whose answer lists the number (the listing stays known;
+    only its date is lost). A stored date for a number the registry does not list is a
+    fact of its own: removing it is not a blur."""
+    listing = {f.registry for f in w.registry if f.status == "listed"}
     dated = sorted(
-        {name for name, _ in w.registrations}
-        | {f.registry for f in w.registry if f.registered_at is not None}
+        (
+            {name for name, _ in w.registrations}
+            | {f.registry for f in w.registry if f.registered_at}
+        )
+        & listing
     )
     if not dated:
         return None
