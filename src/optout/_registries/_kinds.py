@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from optout._consents import _text
 from optout._errors import (
     ConfigurationError,
     OptoutError,
@@ -32,7 +33,7 @@ from optout._registries._base import (
     unavailable,
 )
 from optout._registries._snapshot import EPOCH, Days, Keys, e164_keys, open_index
-from optout._registries._store import Answer, RegistryStore, SnapshotInfo
+from optout._registries._store import Answer, RegistryStore, SnapshotInfo, supersedes
 from optout._timeutil import instant, utcnow
 
 #: The fewest distinct numbers a full-list import may hold unless the caller says it is a
@@ -99,20 +100,7 @@ def _supersedes(a: Answer, fact: RegistryFact) -> bool:
         return True
     if fact.status not in ("listed", "clear") or fact.checked_at is None:
         return False
-    if a.checked_at != fact.checked_at:
-        return a.checked_at > fact.checked_at
-    return a.status == "listed" and fact.status == "clear"
-
-
-def _text(value: object, name: str, *, required: bool) -> str | None:
-    if value is None and not required:
-        return None
-    text = value.strip() if isinstance(value, str) else ""
-    if not text or len(text) > 200:
-        raise ConfigurationError(
-            f"{name} must be a non-empty string of at most 200 characters, got {value!r}"
-        )
-    return text
+    return supersedes(a.checked_at, a.status, fact.checked_at, fact.status)
 
 
 class _Bound:
@@ -199,8 +187,10 @@ class _Bound:
             raise ConfigurationError("registered_at is only for a number the registry lists")
         if since is not None and since > checked:
             raise ConfigurationError("registered_at must not be after checked_at")
-        said = _text(source, "source", required=True)
-        ref = _text(reference, "reference", required=False)
+        said = _text(source, "source")
+        if said is None:
+            raise ConfigurationError("source is required: who or what answered")
+        ref = _text(reference, "reference")
         e164 = normalize(number, region or getattr(self, "country", None)).e164
         registry = getattr(self, "id", "?")
         proof = (

@@ -74,12 +74,18 @@ class Answer:
     source: str = "api"
 
 
+def supersedes(
+    checked: dt.datetime, status: str, than_checked: dt.datetime, than_status: str
+) -> bool:
+    """Whether an answer checked at ``checked`` supersedes another: it is newer, or of the
+    same instant and ``listed`` where the other is not (fail closed)."""
+    if checked != than_checked:
+        return checked > than_checked
+    return status == "listed" and than_status != "listed"
+
+
 def _newer(answer: Answer, than: Answer) -> bool:
-    """Whether ``answer`` supersedes ``than``: checked later, or at the same instant and
-    ``listed`` where the other is ``clear`` (fail closed)."""
-    if answer.checked_at != than.checked_at:
-        return answer.checked_at > than.checked_at
-    return answer.status == "listed" and than.status != "listed"
+    return supersedes(answer.checked_at, answer.status, than.checked_at, than.status)
 
 
 def _info(row: sa.Row[Any]) -> SnapshotInfo:
